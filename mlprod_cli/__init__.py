@@ -1,0 +1,3 @@
+"""mlprod: take a model from a notebook to a production service."""
+
+__version__ = "0.1.0"

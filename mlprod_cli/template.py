@@ -1,0 +1,63 @@
+"""Where the bundled template lives, and how it is staged for cookiecutter.
+
+cookiecutter runs hooks only from `hooks/` beside `cookiecutter.json`. The wheel
+lays the template out that way (`mlprod_cli/_template/hooks`); a checkout keeps
+`template/` and `hooks/` apart at the top level. Staging copies whichever is
+present into one temporary folder, so both render the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """The template's files (holding `cookiecutter.json`) and its hooks folder."""
+
+    root: Path
+    hooks: Path
+
+    def context(self) -> dict[str, Any]:
+        """The raw `cookiecutter.json` mapping."""
+        with (self.root / "cookiecutter.json").open(encoding="utf-8") as handle:
+            data: dict[str, Any] = json.load(handle)
+        return data
+
+    def choices(self) -> dict[str, list[str]]:
+        """Each choice variable with its allowed values."""
+        return {
+            key: value
+            for key, value in self.context().items()
+            if not key.startswith("_") and isinstance(value, list)
+        }
+
+
+def bundled_template() -> TemplateSource:
+    """The template shipped with this mlprod: packaged in a wheel, or the checkout's."""
+    packaged = _PACKAGE_DIR / "_template"
+    if (packaged / "cookiecutter.json").is_file():
+        return TemplateSource(root=packaged, hooks=packaged / "hooks")
+    checkout = _PACKAGE_DIR.parent
+    source = TemplateSource(root=checkout / "template", hooks=checkout / "hooks")
+    if not (source.root / "cookiecutter.json").is_file():
+        raise FileNotFoundError(
+            f"mlprod's template is missing: looked in {packaged} and {source.root}"
+        )
+    return source
+
+
+def stage(source: TemplateSource, destination: Path) -> Path:
+    """Copy the template and its hooks into `destination/template`, ready for cookiecutter."""
+    staged = destination / "template"
+    shutil.copytree(source.root, staged, ignore=_IGNORED)
+    if source.hooks.parent != source.root:
+        shutil.copytree(source.hooks, staged / "hooks", ignore=_IGNORED)
+    return staged

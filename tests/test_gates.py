@@ -1,0 +1,109 @@
+"""Gates tier: a generated project, installed into its own environment, works end to end.
+
+It passes its own ruff and pytest, trains the example model, is served by a real
+uWSGI on a loopback port and answers a prediction. Slow; CI runs it all the same.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mlprod_cli import environment, server
+from mlprod_cli.main import app
+
+pytestmark = pytest.mark.slow
+
+SLUG = "credit-risk-scorer"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("gates")
+    result = CliRunner().invoke(
+        app, ["new", "--no-input", "-o", str(output), "--set", "project_name=Credit Risk Scorer"]
+    )
+    assert result.exit_code == 0, result.output
+    return output / SLUG
+
+
+@pytest.fixture(scope="module")
+def bin_dir(project: Path) -> Path:
+    return environment.create(project).parent
+
+
+def run(command: list[str | Path], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(part) for part in command], cwd=cwd, capture_output=True, text=True, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(project: Path, bin_dir: Path) -> Path:
+    result = run([bin_dir / SLUG, "train"], project)
+    assert result.returncode == 0, result.stderr
+    return project / "models"
+
+
+def test_generated_project_passes_its_own_ruff(project: Path, bin_dir: Path) -> None:
+    result = run([bin_dir / "ruff", "check", "."], project)
+    assert result.returncode == 0, result.stdout
+
+
+def test_generated_project_passes_its_own_tests(project: Path, bin_dir: Path) -> None:
+    result = run([bin_dir / "pytest", "-q", "-p", "no:cacheprovider"], project)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in result.stdout
+    assert " skipped" not in result.stdout, "the real-uWSGI test must run, not skip"
+
+
+def test_training_writes_the_versioned_artifact_and_its_manifest(trained: Path) -> None:
+    assert (trained / f"{SLUG}-0.1.0.joblib").is_file()
+    manifest = json.loads((trained / f"{SLUG}-0.1.0.json").read_text())
+    assert (manifest["name"], manifest["version"]) == (SLUG, "0.1.0")
+
+
+def test_training_the_same_version_again_is_refused(
+    project: Path, bin_dir: Path, trained: Path
+) -> None:
+    before = {path.name: path.stat().st_mtime_ns for path in trained.iterdir()}
+    result = run([bin_dir / SLUG, "train"], project)
+    assert result.returncode == 1
+    assert "bump" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert {path.name: path.stat().st_mtime_ns for path in trained.iterdir()} == before
+
+
+@pytest.fixture(scope="module")
+def served(project: Path, bin_dir: Path, trained: Path) -> Iterator[str]:
+    with server.running(project, bin_dir / "uwsgi", env={"UWSGI_PROCESSES": "2"}) as url:
+        yield url
+
+
+def test_served_model_answers_a_prediction(served: str) -> None:
+    instance = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+    answer = server.request("POST", f"{served}/v1/predict", {"instances": [instance]})
+    assert answer.status == 200
+    assert answer.body == {
+        "predictions": ["setosa"],
+        "model": {"name": SLUG, "version": "0.1.0"},
+    }
+
+
+def test_served_model_names_the_missing_field_in_a_4xx(served: str) -> None:
+    instance = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4}
+    answer = server.request("POST", f"{served}/v1/predict", {"instances": [instance]})
+    assert 400 <= answer.status < 500
+    assert "petal_width" in answer.body["error"]["message"]
+
+
+def test_served_health_and_manifest(served: str) -> None:
+    assert server.request("GET", f"{served}/health/live").status == 200
+    assert server.request("GET", f"{served}/health/ready").status == 200
+    manifest = server.request("GET", f"{served}/v1/model").body
+    assert manifest["version"] == "0.1.0"

@@ -1,0 +1,77 @@
+"""The hooks' logic, unit-tested, and the hook scripts run by cookiecutter for real."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlprod_cli.hooks import post_generate, pre_generate
+
+
+def context(**changes: str) -> dict[str, str]:
+    base = {
+        "project_name": "Iris Classifier",
+        "description": "d",
+        "author_name": "a",
+        "author_email": "a@example.com",
+        "framework": "sklearn",
+        "__project_slug": "iris-classifier",
+        "__package_name": "iris_classifier",
+        "__model_name": "iris-classifier",
+    }
+    return {**base, **changes}
+
+
+def test_pre_generate_accepts_good_answers() -> None:
+    stderr = io.StringIO()
+    assert pre_generate(context(), stderr=stderr) == 0
+    assert stderr.getvalue() == ""
+
+
+def test_pre_generate_prints_one_line_and_fails_on_a_bad_answer() -> None:
+    stderr = io.StringIO()
+    assert pre_generate(context(author_email="nope"), stderr=stderr) == 1
+    assert stderr.getvalue() == (
+        "mlprod: author_email 'nope' is not an e-mail address; give one like name@example.com\n"
+    )
+
+
+def test_post_generate_prunes_byte_code_and_keeps_the_rest(tmp_path: Path) -> None:
+    package = tmp_path / "src" / "pkg"
+    (package / "__pycache__").mkdir(parents=True)
+    (package / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"\0")
+    (package / "stray.pyc").write_bytes(b"\0")
+    (package / "mod.py").write_text("x = 1\n")
+    assert post_generate(tmp_path) == 0
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "src", "src/pkg", "src/pkg/mod.py",
+    ]  # fmt: skip
+
+
+def test_pre_generation_hook_stops_cookiecutter_on_a_bad_answer(
+    bake: Callable[..., Any], capfd: pytest.CaptureFixture[str]
+) -> None:
+    result = bake(project_name="3D Model")
+    assert result.exit_code != 0
+    assert type(result.exception).__name__ == "FailedHookException"
+    assert capfd.readouterr().err.startswith(
+        "mlprod: project_name '3D Model' gives no valid package name ('3d_model');"
+    )
+    assert result.project_path is None
+
+
+def test_post_generation_hook_runs(bake: Callable[..., Any], staged_template: Path) -> None:
+    package = staged_template / "{{cookiecutter.__project_slug}}" / "__pycache__"
+    package.mkdir()
+    (package / "x.cpython-311.pyc").write_bytes(b"\0")
+    try:
+        result = bake()
+    finally:
+        (package / "x.cpython-311.pyc").unlink()
+        package.rmdir()
+    assert result.exit_code == 0, result.exception
+    assert not (result.project_path / "__pycache__").exists()
