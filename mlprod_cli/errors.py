@@ -6,8 +6,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import typer
-
 
 class UserError(Exception):
     """A mistake the user can fix: reported as one line, never as a traceback."""
@@ -21,6 +19,8 @@ def reported() -> Iterator[None]:
 
     Set `MLPROD_DEBUG=1` to get the traceback instead.
     """
+    import typer  # here, not at the top: the template's hooks import this module too
+
     try:
         yield
     except UserError as error:

@@ -104,8 +104,10 @@ def render(
     complete, so a failure leaves nothing behind. An existing project is refused
     unless `overwrite`, which writes the template's files over it and keeps the rest.
     """
+    # cookiecutter's own entry point would prompt again and import its download machinery;
+    # the answers are complete, so this calls the generator it ends in.
     from cookiecutter.exceptions import CookiecutterException
-    from cookiecutter.main import cookiecutter
+    from cookiecutter.generate import generate_files
 
     slug = str(answers["__project_slug"])
     target = output_dir / slug
@@ -124,18 +126,23 @@ def render(
             scratch = Path(scratch_name)
             template = stage(source, scratch / "stage")
             given = {key: answers[key] for key in public_keys(answers)}
+            context = {
+                "cookiecutter": {
+                    **answers,
+                    "_template": str(template),
+                    "_output_dir": str(scratch / "out"),
+                    "_repo_dir": str(template),
+                    "_checkout": None,
+                },
+                "_cookiecutter": given,
+            }
             with _temporary_files_in(scratch):
                 rendered = Path(
-                    cookiecutter(
-                        str(template),
-                        no_input=True,
-                        extra_context=given,
+                    generate_files(
+                        repo_dir=str(template),
+                        context=context,
                         output_dir=str(scratch / "out"),
-                        # Keep cookiecutter's replay and clone folders out of the user's home.
-                        default_config={
-                            "replay_dir": str(scratch / "replay"),
-                            "cookiecutters_dir": str(scratch / "cookiecutters"),
-                        },
+                        accept_hooks=True,
                     )
                 )
             Provenance(
