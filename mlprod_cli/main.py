@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from mlprod_cli import __version__
+from mlprod_cli.commands.bump import bump
 from mlprod_cli.commands.new import new
 
 app = typer.Typer(
@@ -45,6 +46,7 @@ def root(
 
 
 app.command()(new)
+app.command()(bump)
 
 
 def run() -> None:

@@ -1,0 +1,89 @@
+"""The git side of a bump: check everything first, then commit and tag, or undo.
+
+git runs as a subprocess, with the user's own configuration (identity, hooks, signing).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlprod_cli.errors import UserError
+
+_SHOWN_CHANGES = 3
+
+
+def check_can_tag(folder: Path, tag: str) -> None:
+    """Refuse unless `folder` is in a git repository that has a commit, no uncommitted
+    changes (untracked files included, ignored ones not) and no tag `tag`."""
+    if shutil.which("git") is None:
+        raise UserError("--tag needs git, and there is no git command on PATH")
+    toplevel = _git(folder, "rev-parse", "--show-toplevel")
+    if toplevel.returncode != 0:
+        raise UserError(
+            f"--tag needs a git repository, and {folder} is not in one; "
+            "run `git init` and commit the project, or leave out --tag"
+        )
+    repository = toplevel.stdout.strip()
+    if _git(folder, "rev-parse", "--verify", "--quiet", "HEAD").returncode != 0:
+        raise UserError(
+            f"--tag needs a commit to build on, and the git repository {repository} has none; "
+            "commit the project first"
+        )
+    changed = uncommitted_changes(folder)
+    if changed:
+        shown = ", ".join(changed[:_SHOWN_CHANGES])
+        if len(changed) > _SHOWN_CHANGES:
+            shown += ", ..."
+        raise UserError(
+            f"--tag needs a clean git repository, and {repository} has uncommitted changes "
+            f"({shown}); commit or stash them first, or leave out --tag"
+        )
+    if _git(folder, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}").returncode == 0:
+        raise UserError(f"git tag {tag} already exists in {repository}; leave out --tag")
+
+
+def uncommitted_changes(folder: Path) -> list[str]:
+    """The paths `git status --porcelain` lists for the repository holding `folder`."""
+    status = _git(folder, "status", "--porcelain")
+    if status.returncode != 0:
+        raise UserError(f"git status failed: {_reason(status)}")
+    return [line[3:] for line in status.stdout.splitlines() if line]
+
+
+def commit_and_tag(
+    folder: Path, paths: Sequence[Path], message: str, tag: str, tag_message: str
+) -> None:
+    """Commit `paths` with `message`, then add the annotated tag `tag` on that commit.
+
+    When either step fails the repository is left as it was before the call (the
+    files themselves keep their changes; the caller restores them).
+    """
+    names = [str(path) for path in paths]
+    for step in (("add", "--", *names), ("commit", "--quiet", "-m", message)):
+        result = _git(folder, *step)
+        if result.returncode != 0:
+            _git(folder, "reset", "--quiet", "--", *names)
+            raise UserError(f"git {step[0]} failed, so nothing was changed: {_reason(result)}")
+    tagged = _git(folder, "tag", "--annotate", "-m", tag_message, tag)
+    if tagged.returncode != 0:
+        _git(folder, "reset", "--quiet", "--soft", "HEAD~1")
+        _git(folder, "reset", "--quiet", "--", *names)
+        raise UserError(f"git tag failed, so nothing was changed: {_reason(tagged)}")
+
+
+def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "-C", str(folder), *args], capture_output=True, text=True, check=False
+    )
+
+
+def _reason(result: subprocess.CompletedProcess[str]) -> str:
+    """git's own explanation: its `fatal:`/`error:` line, else its last words."""
+    lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith(("fatal:", "error:")):
+            return line
+    return lines[-1] if lines else f"exit code {result.returncode}"
