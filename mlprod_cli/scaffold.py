@@ -16,6 +16,9 @@ from mlprod_cli.errors import UserError
 from mlprod_cli.provenance import Provenance
 from mlprod_cli.template import TemplateSource, stage
 
+# cookiecutter renders answers as Jinja templates before using them.
+_JINJA_MARKS = ("{{", "{%", "{#")
+
 
 @dataclass(frozen=True)
 class Project:
@@ -80,6 +83,11 @@ def gather_answers(
             if key not in known:
                 raise InvalidAnswer(
                     f"unknown answer {key!r} in {origin}; the template asks for: {', '.join(known)}"
+                )
+            if isinstance(value, str) and any(mark in value for mark in _JINJA_MARKS):
+                raise InvalidAnswer(
+                    f"{key} {value!r} contains template syntax ({', '.join(_JINJA_MARKS)}), "
+                    "which cookiecutter would evaluate; leave it out"
                 )
             if key in choices and value not in choices[key]:
                 raise InvalidAnswer(

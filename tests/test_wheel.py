@@ -66,7 +66,12 @@ def test_wheel_installed_mlprod_renders_the_same_project_as_the_checkout(
         venv / "bin/python",
         wheel,
     )
-    installed = run(venv / "bin/python", "-c", "import mlprod_cli.template as t; print(t.__file__)")
+    installed = run(
+        venv / "bin/python",
+        "-c",
+        "import mlprod_cli.template as t; print(t.__file__)",
+        cwd=tmp_path,
+    )
     assert str(ROOT) not in installed
 
     run(venv / "bin/mlprod", "new", "--no-input", "-o", tmp_path / "from-wheel", "--set", NAME)

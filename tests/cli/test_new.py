@@ -157,9 +157,14 @@ def test_config_file_in_cookiecutter_default_context_form(
             "mlprod: description 'two\\nlines' contains a line break or control character; "
             "give it on one line\n",
         ),
+        (
+            ["--set", "description=Uses {{ braces }}"],
+            "mlprod: description 'Uses {{ braces }}' contains template syntax ({{, {%, {#), "
+            "which cookiecutter would evaluate; leave it out\n",
+        ),
     ],
     ids=["no-package", "leading-digit", "keyword", "stdlib", "email", "framework", "unknown-key",
-         "set-syntax", "newline"],
+         "set-syntax", "newline", "jinja"],
 )  # fmt: skip
 def test_bad_answer_is_one_line_and_writes_nothing(
     runner: CliRunner, tmp_path: Path, args: list[str], message: str

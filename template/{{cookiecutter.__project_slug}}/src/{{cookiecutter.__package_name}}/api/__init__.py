@@ -1,0 +1,1 @@
+"""The HTTP layer: a Falcon WSGI application serving one model from the registry."""

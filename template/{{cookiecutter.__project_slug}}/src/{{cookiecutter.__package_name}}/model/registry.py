@@ -1,0 +1,370 @@
+"""The artifact registry: versioned model files and their manifests, side by side.
+
+Each version of a model is two files in the models directory::
+
+    <name>-<version><suffix>    the artifact, e.g. iris-classifier-1.2.0.joblib
+    <name>-<version>.json       its manifest
+
+Versions are semantic versions. A version exists once its manifest exists; it is
+never overwritten, and its artifact is loaded only after its SHA-256 matches the
+manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+import subprocess
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import semver
+
+from .base import Model, ModelT
+from .schema import InputSchema
+
+MANIFEST_FORMAT = 1
+LATEST = "latest"
+
+
+class RegistryError(Exception):
+    """A registry operation that cannot go ahead; the message says why."""
+
+
+class VersionExistsError(RegistryError):
+    """The version was trained already: artifacts are never overwritten."""
+
+
+class VersionNotFoundError(RegistryError):
+    """No manifest exists for the requested version."""
+
+
+class ManifestError(RegistryError):
+    """A manifest is unreadable, malformed, or describes another model."""
+
+
+class IntegrityError(RegistryError):
+    """An artifact is missing or its SHA-256 differs from its manifest's."""
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The data file a model was trained on."""
+
+    file: str
+    sha256: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class Split:
+    """How the data was split into training and held-out evaluation rows."""
+
+    seed: int
+    test_size: float
+    train_rows: int
+    test_rows: int
+
+
+@dataclass(frozen=True)
+class Output:
+    """What the model predicts."""
+
+    task: str
+    classes: list[Any]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """The model file, by name within the models directory, and its SHA-256."""
+
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
+    """Everything known about one trained version of a model."""
+
+    manifest_format: int = MANIFEST_FORMAT
+    name: str
+    version: str
+    created_at: str
+    framework: str
+    framework_version: str
+    python_version: str
+    git_commit: str | None
+    git_dirty: bool | None
+    data: TrainingData
+    split: Split
+    parameters: dict[str, Any]
+    metrics: dict[str, float]
+    input_schema: InputSchema
+    output: Output
+    artifact: Artifact
+
+    def to_dict(self) -> dict[str, Any]:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {
+            **fields,
+            "data": dataclasses.asdict(self.data),
+            "split": dataclasses.asdict(self.split),
+            "input_schema": self.input_schema.to_dict(),
+            "output": dataclasses.asdict(self.output),
+            "artifact": dataclasses.asdict(self.artifact),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
+        return cls(
+            **{
+                **data,
+                "data": TrainingData(**data["data"]),
+                "split": Split(**data["split"]),
+                "input_schema": InputSchema.from_dict(data["input_schema"]),
+                "output": Output(**data["output"]),
+                "artifact": Artifact(**data["artifact"]),
+            }
+        )
+
+
+LoadedT_co = TypeVar("LoadedT_co", bound=Model, covariant=True)
+
+
+@dataclass(frozen=True)
+class LoadedModel(Generic[LoadedT_co]):
+    """A model read from the registry, with the manifest it was verified against."""
+
+    model: LoadedT_co
+    manifest: Manifest
+
+
+@dataclass(frozen=True)
+class GitState:
+    """The commit the working tree is at and whether it has uncommitted changes."""
+
+    commit: str | None
+    dirty: bool | None
+
+
+def parse_version(version: str) -> semver.Version:
+    """Parse a semantic version, with an error that says what was expected."""
+    try:
+        return semver.Version.parse(version)
+    except (TypeError, ValueError):
+        raise RegistryError(
+            f"{version!r} is not a semantic version (MAJOR.MINOR.PATCH, e.g. 1.4.0)"
+        ) from None
+
+
+def manifest_path(models_dir: Path, name: str, version: str | semver.Version) -> Path:
+    return models_dir / f"{name}-{version}.json"
+
+
+def artifact_path(
+    models_dir: Path, name: str, version: str | semver.Version, model_type: type[Model]
+) -> Path:
+    return models_dir / f"{name}-{version}{model_type.suffix}"
+
+
+def list_versions(models_dir: Path, name: str) -> list[semver.Version]:
+    """Every version of ``name`` that has a manifest, newest first (semver precedence)."""
+    prefix = f"{name}-"
+    versions = []
+    for path in models_dir.glob(f"{prefix}*.json"):
+        try:
+            versions.append(semver.Version.parse(path.stem.removeprefix(prefix)))
+        except ValueError:
+            continue  # another model whose name starts with ours, or a stray file
+    return sorted(versions, reverse=True)
+
+
+def resolve_version(models_dir: Path, name: str, requested: str) -> semver.Version:
+    """The version to serve: ``latest`` (the highest release) or an exact version."""
+    available = list_versions(models_dir, name)
+    if requested == LATEST:
+        releases = [version for version in available if version.prerelease is None]
+        if not releases:
+            raise VersionNotFoundError(
+                f"no release version of {name} in {models_dir}{_available(available)}"
+            )
+        return releases[0]
+    version = parse_version(requested)
+    if version not in available:
+        raise VersionNotFoundError(
+            f"{name} {version} not found: no manifest {manifest_path(models_dir, name, version)}"
+            f"{_available(available)}"
+        )
+    return version
+
+
+def read_manifest(path: Path) -> Manifest:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: manifest not found") from None
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"{path}: unreadable manifest: {exc}") from None
+    if not isinstance(data, dict) or data.get("manifest_format") != MANIFEST_FORMAT:
+        raise ManifestError(f"{path}: not a manifest of format {MANIFEST_FORMAT}")
+    try:
+        return Manifest.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ManifestError(f"{path}: malformed manifest: {exc!r}") from None
+
+
+def write_manifest(path: Path, manifest: Manifest) -> None:
+    text = json.dumps(manifest.to_dict(), indent=2, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def ensure_new_version(models_dir: Path, name: str, version: str, model_type: type[Model]) -> None:
+    """Refuse a version that already has an artifact or a manifest."""
+    parse_version(version)
+    for path in (
+        manifest_path(models_dir, name, version),
+        artifact_path(models_dir, name, version, model_type),
+    ):
+        if path.exists():
+            raise VersionExistsError(
+                f"{name} {version} already exists ({path}); artifacts are never overwritten: "
+                "bump the model version first (`mlprod bump patch`)"
+            )
+
+
+def save(
+    models_dir: Path,
+    model: Model,
+    *,
+    name: str,
+    version: str,
+    data: TrainingData,
+    split: Split,
+    metrics: Mapping[str, float],
+    input_schema: InputSchema,
+    output: Output,
+) -> Manifest:
+    """Write a new version's artifact and manifest; refuse an existing version.
+
+    Both files are written to temporary names in ``models_dir`` and renamed into
+    place (artifact first, manifest last), so no partial version is ever visible.
+    The git state recorded is that of the current directory, the project.
+    """
+    model_type = type(model)
+    ensure_new_version(models_dir, name, version, model_type)
+    models_dir.mkdir(parents=True, exist_ok=True)
+    final_artifact = artifact_path(models_dir, name, version, model_type)
+    final_manifest = manifest_path(models_dir, name, version)
+    staged_artifact = _staging_path(final_artifact)
+    staged_manifest = _staging_path(final_manifest)
+    try:
+        model.dump(staged_artifact)
+        git = git_state(Path.cwd())
+        manifest = Manifest(
+            name=name,
+            version=version,
+            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            framework=model.framework,
+            framework_version=metadata.version(model.framework),
+            python_version=platform.python_version(),
+            git_commit=git.commit,
+            git_dirty=git.dirty,
+            data=data,
+            split=split,
+            parameters=model.params(),
+            metrics=dict(metrics),
+            input_schema=input_schema,
+            output=output,
+            artifact=Artifact(file=final_artifact.name, sha256=sha256_file(staged_artifact)),
+        )
+        write_manifest(staged_manifest, manifest)
+        staged_artifact.rename(final_artifact)
+        try:
+            staged_manifest.rename(final_manifest)
+        except OSError:
+            final_artifact.unlink()
+            raise
+    finally:
+        staged_artifact.unlink(missing_ok=True)
+        staged_manifest.unlink(missing_ok=True)
+    return manifest
+
+
+def load(
+    models_dir: Path, name: str, requested: str, model_type: type[ModelT]
+) -> LoadedModel[ModelT]:
+    """Resolve ``requested`` (``latest`` or a version), verify the artifact, load it."""
+    version = resolve_version(models_dir, name, requested)
+    path = manifest_path(models_dir, name, version)
+    manifest = read_manifest(path)
+    expected = (name, str(version), model_type.framework)
+    if (manifest.name, manifest.version, manifest.framework) != expected:
+        raise ManifestError(
+            f"{path}: describes {manifest.framework} model {manifest.name} {manifest.version}, "
+            f"expected {model_type.framework} model {name} {version}"
+        )
+    artifact = artifact_path(models_dir, name, version, model_type)
+    if manifest.artifact.file != artifact.name:
+        raise ManifestError(
+            f"{path}: names artifact {manifest.artifact.file!r}, not {artifact.name!r}"
+        )
+    verify_artifact(artifact, manifest.artifact.sha256)
+    return LoadedModel(model=model_type.load(artifact), manifest=manifest)
+
+
+def verify_artifact(path: Path, expected_sha256: str) -> None:
+    """Raise `IntegrityError` unless ``path`` exists and has the expected SHA-256."""
+    try:
+        actual = sha256_file(path)
+    except FileNotFoundError:
+        raise IntegrityError(f"{path}: artifact not found") from None
+    if actual != expected_sha256:
+        raise IntegrityError(
+            f"{path}: SHA-256 {actual} does not match its manifest ({expected_sha256}); "
+            "refusing to load it"
+        )
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def git_state(directory: Path) -> GitState:
+    """The git commit and dirty flag of ``directory``; both None outside a repository."""
+    commit = _git(directory, "rev-parse", "HEAD")
+    if commit is None:
+        return GitState(commit=None, dirty=None)
+    status = _git(directory, "status", "--porcelain")
+    return GitState(commit=commit, dirty=None if status is None else bool(status))
+
+
+def _git(directory: Path, *args: str) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=directory, capture_output=True, text=True, check=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):  # no git, not a repository, no commits
+        return None
+    return result.stdout.strip()
+
+
+def _staging_path(final: Path) -> Path:
+    """A hidden temporary name beside ``final`` (same filesystem, so renaming is atomic)."""
+    return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+def _available(versions: list[semver.Version]) -> str:
+    if not versions:
+        return " (none available; train one first)"
+    return f" (available: {', '.join(map(str, versions))})"

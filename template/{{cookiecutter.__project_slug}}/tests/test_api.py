@@ -1,0 +1,311 @@
+"""The HTTP API, through Falcon's test client: predictions, every 4xx, health, the manifest."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import falcon
+import pytest
+from falcon import testing
+
+from {{ cookiecutter.__package_name }}.api.app import create_app
+from {{ cookiecutter.__package_name }}.api.errors import serialize_error
+from {{ cookiecutter.__package_name }}.api.resources import HealthResource
+from {{ cookiecutter.__package_name }}.model.base import InvalidInputError
+from {{ cookiecutter.__package_name }}.model.predictor import Predictor
+from {{ cookiecutter.__package_name }}.model.registry import IntegrityError, Manifest
+from {{ cookiecutter.__package_name }}.settings import Settings
+
+SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+VERSICOLOR = {"sepal_length": 6.4, "sepal_width": 3.2, "petal_length": 4.5, "petal_width": 1.5}
+VIRGINICA = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
+
+
+def predict(client: testing.TestClient, body: Any) -> testing.Result:
+    return client.simulate_post("/v1/predict", json=body)
+
+
+def error_of(result: testing.Result) -> dict[str, str]:
+    assert result.headers["content-type"] == falcon.MEDIA_JSON
+    assert list(result.json) == ["error"]
+    assert set(result.json["error"]) == {"code", "message"}
+    return result.json["error"]
+
+
+def test_predicts_one_instance(client: testing.TestClient, manifest: Manifest) -> None:
+    result = predict(client, {"instances": [SETOSA]})
+    assert result.status_code == 200
+    assert result.json == {
+        "predictions": ["setosa"],
+        "model": {"name": manifest.name, "version": manifest.version},
+    }
+
+
+def test_predicts_many_instances_in_order(client: testing.TestClient) -> None:
+    result = predict(client, {"instances": [VIRGINICA, SETOSA, VERSICOLOR]})
+    assert result.json["predictions"] == ["virginica", "setosa", "versicolor"]
+
+
+def test_integers_are_valid_numbers(client: testing.TestClient) -> None:
+    instance = {"sepal_length": 5, "sepal_width": 3, "petal_length": 1, "petal_width": 0}
+    assert predict(client, {"instances": [instance]}).json["predictions"] == ["setosa"]
+
+
+def test_the_manifest_example_is_a_valid_request(
+    client: testing.TestClient, manifest: Manifest
+) -> None:
+    result = predict(client, {"instances": [manifest.input_schema.example]})
+    assert result.status_code == 200
+
+
+def test_a_charset_parameter_is_accepted(client: testing.TestClient) -> None:
+    result = client.simulate_post(
+        "/v1/predict",
+        body=json.dumps({"instances": [SETOSA]}),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    assert result.status_code == 200
+
+
+def test_every_response_carries_a_request_id(client: testing.TestClient) -> None:
+    generated = predict(client, {"instances": [SETOSA]}).headers["x-request-id"]
+    assert len(generated) == 32
+    echoed = client.simulate_get("/health/live", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+
+
+@pytest.mark.parametrize(
+    ("instance", "message"),
+    [
+        (
+            {k: v for k, v in SETOSA.items() if k != "petal_width"},
+            "instances[0].petal_width: Field required",
+        ),
+        ({**SETOSA, "colour": "blue"}, "instances[0].colour: Extra inputs are not permitted"),
+        (
+            {**SETOSA, "sepal_length": "5.1"},
+            "instances[0].sepal_length: Input should be a valid number",
+        ),
+        (
+            {**SETOSA, "sepal_width": True},
+            "instances[0].sepal_width: Input should be a valid number",
+        ),
+        (
+            {**SETOSA, "petal_length": None},
+            "instances[0].petal_length: Input should be a valid number",
+        ),
+        (
+            {**SETOSA, "petal_length": [1.4]},
+            "instances[0].petal_length: Input should be a valid number",
+        ),
+        ("setosa", "instances[0]: Input should be an object"),
+    ],
+    ids=["missing", "unknown", "string", "boolean", "null", "list", "not-an-object"],
+)
+def test_an_invalid_instance_is_a_422_naming_the_field(
+    client: testing.TestClient, instance: Any, message: str
+) -> None:
+    result = predict(client, {"instances": [instance]})
+    assert result.status_code == 422
+    assert error_of(result) == {"code": "invalid_request", "message": message}
+
+
+def test_errors_in_several_instances_are_all_named(client: testing.TestClient) -> None:
+    second = {k: v for k, v in SETOSA.items() if k != "sepal_width"}
+    result = predict(client, {"instances": [SETOSA, second, {**SETOSA, "x": 1}]})
+    assert error_of(result)["message"] == (
+        "instances[1].sepal_width: Field required; instances[2].x: Extra inputs are not permitted"
+    )
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_numbers_are_refused(client: testing.TestClient, token: str) -> None:
+    body = json.dumps({"instances": [SETOSA]}).replace("5.1", token)
+    result = client.simulate_post(
+        "/v1/predict", body=body, headers={"Content-Type": "application/json"}
+    )
+    assert result.status_code == 422
+    assert (
+        error_of(result)["message"] == "instances[0].sepal_length: Input should be a finite number"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"instances": []}, "instances: List should have at least 1 item after validation, not 0"),
+        ({"instances": SETOSA}, "instances: Input should be a valid array"),
+        ({}, "instances: Field required"),
+        ({"instances": [SETOSA], "extra": 1}, "extra: Extra inputs are not permitted"),
+        ([SETOSA], "body: Input should be an object"),
+    ],
+    ids=["empty-list", "not-a-list", "no-instances", "unknown-key", "not-an-object"],
+)
+def test_a_malformed_request_is_a_422_naming_the_field(
+    client: testing.TestClient, body: Any, message: str
+) -> None:
+    result = predict(client, body)
+    assert result.status_code == 422
+    assert error_of(result) == {"code": "invalid_request", "message": message}
+
+
+def test_more_instances_than_allowed_is_a_422(settings: Settings) -> None:
+    small = testing.TestClient(create_app(dataclasses.replace(settings, max_instances=2)))
+    result = predict(small, {"instances": [SETOSA] * 3})
+    assert result.status_code == 422
+    assert error_of(result)["message"].startswith("instances: List should have at most 2 items")
+
+
+@pytest.mark.parametrize("body", ["{", "", '{"instances": [}', "not json"])
+def test_a_body_that_is_not_json_is_a_400(client: testing.TestClient, body: str) -> None:
+    result = client.simulate_post(
+        "/v1/predict", body=body, headers={"Content-Type": "application/json"}
+    )
+    assert result.status_code == 400
+    error = error_of(result)
+    assert error["code"] == "malformed_json"
+    assert error["message"].startswith("Invalid JSON")
+
+
+@pytest.mark.parametrize(
+    ("headers", "shown"), [({"Content-Type": "text/plain"}, "text/plain"), ({}, "none")]
+)
+def test_a_body_that_is_not_declared_json_is_a_415(
+    client: testing.TestClient, headers: dict[str, str], shown: str
+) -> None:
+    result = client.simulate_post(
+        "/v1/predict", body=json.dumps({"instances": [SETOSA]}), headers=headers
+    )
+    assert result.status_code == 415
+    assert error_of(result) == {
+        "code": "unsupported_media_type",
+        "message": f"Content-Type must be application/json, got {shown}",
+    }
+
+
+def test_an_unknown_route_is_a_404_in_the_same_shape(client: testing.TestClient) -> None:
+    result = client.simulate_get("/v2/predict")
+    assert result.status_code == 404
+    assert error_of(result) == {"code": "not_found", "message": "no resource at /v2/predict"}
+
+
+def test_a_wrong_method_is_a_405_in_the_same_shape(client: testing.TestClient) -> None:
+    result = client.simulate_get("/v1/predict")
+    assert result.status_code == 405
+    assert error_of(result) == {
+        "code": "method_not_allowed",
+        "message": "GET is not allowed on /v1/predict (allowed: POST, OPTIONS)",
+    }
+
+
+def test_input_the_model_refuses_is_a_422(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(self: Predictor, X: Any) -> Any:
+        raise InvalidInputError("the model cannot take this")
+
+    monkeypatch.setattr(Predictor, "predict", refuse)
+    result = predict(testing.TestClient(create_app(settings)), {"instances": [SETOSA]})
+    assert result.status_code == 422
+    assert error_of(result) == {"code": "invalid_input", "message": "the model cannot take this"}
+
+
+def test_an_unexpected_exception_is_a_logged_500_in_the_same_shape(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def explode(self: Predictor, X: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(Predictor, "predict", explode)
+    result = predict(testing.TestClient(create_app(settings)), {"instances": [SETOSA]})
+    assert result.status_code == 500
+    assert error_of(result) == {"code": "internal_error", "message": "internal server error"}
+    [record] = [r for r in caplog.records if r.message == "unhandled exception"]
+    assert record.exc_info is not None
+    assert "boom" in str(record.exc_info[1])
+
+
+def test_each_prediction_request_is_logged_once(
+    client: testing.TestClient, manifest: Manifest, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    result = client.simulate_post(
+        "/v1/predict", json={"instances": [SETOSA, SETOSA]}, headers={"X-Request-ID": "r-1"}
+    )
+    [record] = [r for r in caplog.records if r.message == "request"]
+    fields = vars(record)
+    assert result.status_code == 200
+    assert {key: fields[key] for key in ("request_id", "method", "path", "status")} == {
+        "request_id": "r-1",
+        "method": "POST",
+        "path": "/v1/predict",
+        "status": 200,
+    }
+    assert (fields["model_name"], fields["model_version"]) == (manifest.name, manifest.version)
+    assert fields["instances"] == 2
+    assert fields["predictions"] == {"setosa": 2}
+    assert fields["latency_ms"] > 0
+
+
+def test_a_refused_request_is_logged_with_its_error_code(
+    client: testing.TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    predict(client, {"instances": []})
+    [record] = [r for r in caplog.records if r.message == "request"]
+    assert (vars(record)["status"], vars(record)["error"]) == (422, "invalid_request")
+
+
+def test_health_probes_are_not_logged(
+    client: testing.TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    client.simulate_get("/health/live")
+    client.simulate_get("/health/ready")
+    assert [r for r in caplog.records if r.message == "request"] == []
+
+
+def test_liveness(client: testing.TestClient) -> None:
+    result = client.simulate_get("/health/live")
+    assert (result.status_code, result.json) == (200, {"status": "alive"})
+
+
+def test_readiness_names_the_loaded_model(client: testing.TestClient, manifest: Manifest) -> None:
+    result = client.simulate_get("/health/ready")
+    assert result.status_code == 200
+    assert result.json == {
+        "status": "ready",
+        "model": {"name": manifest.name, "version": manifest.version},
+    }
+
+
+def test_readiness_is_503_while_no_model_is_loaded() -> None:
+    app = falcon.App()
+    app.set_error_serializer(serialize_error)
+    app.add_route("/health/ready", HealthResource(None), suffix="ready")
+    result = testing.TestClient(app).simulate_get("/health/ready")
+    assert result.status_code == 503
+    assert error_of(result) == {"code": "not_ready", "message": "no model loaded yet"}
+
+
+def test_the_model_endpoint_serves_the_manifest(
+    client: testing.TestClient, manifest: Manifest
+) -> None:
+    result = client.simulate_get("/v1/model")
+    assert result.status_code == 200
+    assert result.json == json.loads(json.dumps(manifest.to_dict()))
+
+
+def test_the_app_refuses_to_start_on_a_tampered_artifact(
+    settings: Settings, manifest: Manifest, tmp_path: Path
+) -> None:
+    models_dir = Path(shutil.copytree(settings.models_dir, tmp_path / "models"))
+    with (models_dir / manifest.artifact.file).open("ab") as artifact:
+        artifact.write(b"tampered")
+    with pytest.raises(IntegrityError, match=manifest.artifact.file):
+        create_app(Settings(models_dir=models_dir, model_name=manifest.name))

@@ -1,0 +1,233 @@
+"""Render and content tiers: bake the template with pytest-cookies and read what it made.
+
+The render tier checks the file set and that nothing was left unrendered; the content
+tier parses the generated configuration and checks what matters in it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from mlprod_cli.template import TemplateSource
+
+Bake = Callable[..., Any]
+
+EXPECTED_FILES = sorted(
+    [
+        ".dockerignore",
+        ".github/workflows/ci.yml",
+        ".gitignore",
+        "CHANGELOG.md",
+        "Dockerfile",
+        "README.md",
+        "data/iris.csv",
+        "models/.gitkeep",
+        "pyproject.toml",
+        "src/PACKAGE/__init__.py",
+        "src/PACKAGE/cli.py",
+        "src/PACKAGE/logging.py",
+        "src/PACKAGE/settings.py",
+        "src/PACKAGE/wsgi.py",
+        "src/PACKAGE/api/__init__.py",
+        "src/PACKAGE/api/app.py",
+        "src/PACKAGE/api/errors.py",
+        "src/PACKAGE/api/middleware.py",
+        "src/PACKAGE/api/resources.py",
+        "src/PACKAGE/api/schemas.py",
+        "src/PACKAGE/model/__init__.py",
+        "src/PACKAGE/model/base.py",
+        "src/PACKAGE/model/predictor.py",
+        "src/PACKAGE/model/registry.py",
+        "src/PACKAGE/model/schema.py",
+        "src/PACKAGE/model/train.py",
+        "tests/conftest.py",
+        "tests/test_api.py",
+        "tests/test_layers.py",
+        "tests/test_logging.py",
+        "tests/test_model.py",
+        "tests/test_registry.py",
+        "tests/test_server.py",
+        "tests/test_settings.py",
+        "tests/test_train.py",
+        "tox.ini",
+        "uwsgi.ini",
+    ]
+)
+
+OPTION_SETS = {
+    "defaults": {},
+    "credit-risk": {"project_name": "Credit Risk Scorer", "author_name": "Ada O'Hara"},
+    "quoting": {"description": 'Says "hi" \\ and [brackets] = ok', "author_name": "Zoë Ünïcode"},
+}
+
+
+def files(root: Path) -> list[str]:
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
+
+
+@pytest.fixture(params=list(OPTION_SETS), ids=list(OPTION_SETS))
+def baked(request: pytest.FixtureRequest, bake: Bake) -> Path:
+    result = bake(**OPTION_SETS[request.param])
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_path)
+
+
+@pytest.fixture
+def project(bake: Bake) -> Path:
+    result = bake(project_name="Credit Risk Scorer")
+    assert result.exit_code == 0, result.exception
+    return Path(result.project_path)
+
+
+def uwsgi_options(path: Path) -> list[tuple[str, str]]:
+    """The `key = value` lines of uwsgi.ini in order (uWSGI allows repeated keys)."""
+    options = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith((";", "#", "[")):
+            continue
+        key, _, value = line.partition("=")
+        options.append((key.strip(), value.strip()))
+    return options
+
+
+# Render tier ---------------------------------------------------------------------------
+
+
+def test_generates_exactly_the_expected_files(project: Path) -> None:
+    generated = [name.replace("credit_risk_scorer", "PACKAGE") for name in files(project)]
+    assert generated == EXPECTED_FILES
+
+
+def test_no_template_syntax_is_left_unrendered(baked: Path) -> None:
+    for name in files(baked):
+        text = (baked / name).read_text(encoding="utf-8", errors="replace")
+        assert "{{" not in text and "{%" not in text and "cookiecutter" not in text, name
+
+
+def test_no_byte_code_is_generated(baked: Path) -> None:
+    assert not [path for path in baked.rglob("*") if path.name == "__pycache__"]
+    assert not [path for path in baked.rglob("*.pyc")]
+
+
+def test_every_template_key_is_used(template_source: TemplateSource) -> None:
+    text = "\n".join(
+        path.read_text(encoding="utf-8", errors="replace") + str(path)
+        for path in template_source.root.rglob("*")
+        if path.is_file() and path.name != "cookiecutter.json"
+    )
+    context = template_source.context()
+    keys = [key for key in context if not key.startswith("_") or key.startswith("__")]
+    derived_from = " ".join(str(value) for value in context.values())
+    unused = [
+        key
+        for key in keys
+        if f"cookiecutter.{key}" not in text and f"cookiecutter.{key}" not in derived_from
+    ]
+    assert unused == [] or set(unused) <= {"__prompts__"}
+
+
+def test_inline_conditionals_stay_few(template_source: TemplateSource) -> None:
+    tags = sum(
+        path.read_text(encoding="utf-8", errors="replace").count("{% if")
+        for path in template_source.root.rglob("*")
+        if path.is_file()
+    )
+    assert tags <= 3
+
+
+# Content tier --------------------------------------------------------------------------
+
+
+def test_pyproject_declares_the_package_the_command_and_the_model(project: Path) -> None:
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    meta = pyproject["project"]
+    assert meta["name"] == "credit-risk-scorer"
+    assert meta["requires-python"] == ">=3.10"
+    assert meta["scripts"] == {"credit-risk-scorer": "credit_risk_scorer.cli:main"}
+    extras = meta["optional-dependencies"]
+    assert {"api", "dev"} <= set(extras)
+    api = " ".join(extras["api"])
+    for requirement in ("falcon", "pydantic", "pyuwsgi"):
+        assert requirement in api
+    assert all(re.search(r">=\s*\d", dep) for dep in meta["dependencies"] + extras["api"])
+    assert pyproject["tool"]["mlprod"]["model_name"] == "credit-risk-scorer"
+    assert pyproject["tool"]["mlprod"]["model_version"] == "0.1.0"
+
+
+def test_pyproject_quotes_answers_safely(bake: Bake) -> None:
+    result = bake(**OPTION_SETS["quoting"])
+    meta = tomllib.loads((Path(result.project_path) / "pyproject.toml").read_text())["project"]
+    assert meta["description"] == OPTION_SETS["quoting"]["description"]
+    assert meta["authors"][0]["name"] == "Zoë Ünïcode"
+
+
+def test_uwsgi_ini_is_tuned_for_cpu_bound_models(project: Path) -> None:
+    options = uwsgi_options(project / "uwsgi.ini")
+    keys = {key for key, _ in options}
+    for required in (
+        "master", "strict", "need-app", "processes", "threads", "lazy-apps", "harakiri",
+        "max-requests", "reload-on-rss", "die-on-term", "thunder-lock", "disable-logging",
+        "listen", "buffer-size", "post-buffering", "stats",
+    ):  # fmt: skip
+        assert required in keys, required
+    assert ("threads", "1") in options
+    assert ("module", "credit_risk_scorer.wsgi:application") in options
+    pinned = {value.split("=")[0] for key, value in options if key == "env"}
+    assert {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"} <= pinned
+
+
+def test_every_uwsgi_setting_says_why(project: Path) -> None:
+    """Each setting sits under its own comment; only a run of the same key may share one."""
+    lines = [line.strip() for line in (project / "uwsgi.ini").read_text().splitlines()]
+    for number, line in enumerate(lines):
+        if not line or line.startswith((";", "#", "[")):
+            continue
+        previous = lines[number - 1] if number else ""
+        same_key = previous.partition("=")[0].strip() == line.partition("=")[0].strip()
+        assert previous.startswith((";", "#")) or same_key, (
+            f"uwsgi.ini line {number + 1} has no comment saying why: {line}"
+        )
+
+
+def test_dockerfile_is_multi_stage_non_root_and_healthchecked(project: Path) -> None:
+    dockerfile = (project / "Dockerfile").read_text()
+    assert len(re.findall(r"^FROM ", dockerfile, re.MULTILINE)) >= 2
+    assert re.search(r"^USER (?!root)\S+", dockerfile, re.MULTILINE)
+    assert re.search(r"^EXPOSE 8000", dockerfile, re.MULTILINE)
+    assert re.search(r"^HEALTHCHECK .*/health/ready", dockerfile, re.MULTILINE | re.DOTALL)
+    assert "uwsgi.ini" in dockerfile
+    assert "data" in (project / ".dockerignore").read_text()
+
+
+def test_ci_workflow_lints_trains_and_tests(project: Path) -> None:
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    steps = " ".join(
+        str(step.get("run", "")) for job in workflow["jobs"].values() for step in job["steps"]
+    )
+    for command in ("ruff check", "pytest", "credit-risk-scorer train"):
+        assert command in steps
+
+
+def test_data_set_is_iris_with_snake_case_columns(project: Path) -> None:
+    lines = (project / "data" / "iris.csv").read_text().splitlines()
+    assert lines[0] == "sepal_length,sepal_width,petal_length,petal_width,species"
+    assert len(lines) == 151
+    assert {line.rsplit(",", 1)[1] for line in lines[1:]} == {"setosa", "versicolor", "virginica"}
+
+
+def test_mlprod_json_is_not_made_by_the_template(project: Path) -> None:
+    # `mlprod new` writes the provenance after rendering; the template must not.
+    assert not (project / ".mlprod.json").exists()
