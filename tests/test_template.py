@@ -32,6 +32,8 @@ EXPECTED_FILES = sorted(
         "CHANGELOG.md",
         "Dockerfile",
         "README.md",
+        "benchmarks/bare_wsgi.py",
+        "benchmarks/overhead.py",
         "data/iris.csv",
         "models/.gitkeep",
         "pyproject.toml",
@@ -42,8 +44,11 @@ EXPECTED_FILES = sorted(
         "src/PACKAGE/wsgi.py",
         "src/PACKAGE/api/__init__.py",
         "src/PACKAGE/api/app.py",
+        "src/PACKAGE/api/docs.py",
         "src/PACKAGE/api/errors.py",
+        "src/PACKAGE/api/metrics.py",
         "src/PACKAGE/api/middleware.py",
+        "src/PACKAGE/api/openapi.py",
         "src/PACKAGE/api/resources.py",
         "src/PACKAGE/api/schemas.py",
         "src/PACKAGE/model/__init__.py",
@@ -51,15 +56,26 @@ EXPECTED_FILES = sorted(
         "src/PACKAGE/model/predictor.py",
         "src/PACKAGE/model/registry.py",
         "src/PACKAGE/model/schema.py",
+        "src/PACKAGE/model/thresholds.py",
         "src/PACKAGE/model/train.py",
         "tests/conftest.py",
+        "tests/stall_model.py",
         "tests/test_api.py",
+        "tests/test_auth.py",
+        "tests/test_cli.py",
+        "tests/test_container.py",
+        "tests/test_fuzz.py",
         "tests/test_layers.py",
         "tests/test_logging.py",
+        "tests/test_metrics.py",
         "tests/test_model.py",
+        "tests/test_openapi.py",
         "tests/test_registry.py",
+        "tests/test_resilience.py",
         "tests/test_server.py",
+        "tests/test_serving.py",
         "tests/test_settings.py",
+        "tests/test_thresholds.py",
         "tests/test_train.py",
         "tox.ini",
         "uwsgi.ini",
@@ -160,8 +176,9 @@ def test_pyproject_declares_the_package_the_command_and_the_model(project: Path)
     extras = meta["optional-dependencies"]
     assert {"api", "dev"} <= set(extras)
     api = " ".join(extras["api"])
-    for requirement in ("falcon", "pydantic", "pyuwsgi"):
+    for requirement in ("falcon", "pydantic", "pyuwsgi", "prometheus-client", "swagger-ui-py"):
         assert requirement in api
+    assert any(dep.startswith("schemathesis>=") for dep in extras["dev"])
     assert all(re.search(r">=\s*\d", dep) for dep in meta["dependencies"] + extras["api"])
     assert pyproject["tool"]["mlprod"]["model_name"] == "credit-risk-scorer"
     assert pyproject["tool"]["mlprod"]["model_version"] == "0.1.0"
@@ -179,14 +196,39 @@ def test_uwsgi_ini_is_tuned_for_cpu_bound_models(project: Path) -> None:
     keys = {key for key, _ in options}
     for required in (
         "master", "strict", "need-app", "processes", "threads", "lazy-apps", "harakiri",
-        "max-requests", "reload-on-rss", "die-on-term", "thunder-lock", "disable-logging",
-        "listen", "buffer-size", "post-buffering", "stats",
+        "harakiri-verbose", "max-requests", "max-requests-delta", "reload-on-rss",
+        "worker-reload-mercy", "die-on-term", "thunder-lock", "disable-logging", "listen",
+        "buffer-size", "post-buffering", "stats", "touch-chain-reload",
     ):  # fmt: skip
         assert required in keys, required
     assert ("threads", "1") in options
+    assert ("lazy-apps", "true") in options
     assert ("module", "credit_risk_scorer.wsgi:application") in options
     pinned = {value.split("=")[0] for key, value in options if key == "env"}
     assert {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"} <= pinned
+
+
+def test_uwsgi_ini_closes_each_connection_and_says_so(project: Path) -> None:
+    """One request per connection, announced: worker recycles never reset a client."""
+    options = uwsgi_options(project / "uwsgi.ini")
+    listeners = {"socket", "http-socket", "http11-socket", "http", "https", "uwsgi-socket"}
+    sockets = [key for key, _ in options if key in listeners]
+    assert sockets == ["http-socket"]
+    assert ("add-header", "Connection: close") in options
+
+
+def test_uwsgi_defaults_give_way_to_the_environment(project: Path) -> None:
+    """Processes and harakiri are set only when UWSGI_PROCESSES / UWSGI_HARAKIRI are not."""
+    options = uwsgi_options(project / "uwsgi.ini")
+    for variable, key in (("UWSGI_PROCESSES", "processes"), ("UWSGI_HARAKIRI", "harakiri")):
+        start = options.index(("if-not-env", variable))
+        end = options.index(("endif", ""), start)
+        assert [k for k, _ in options[start + 1 : end]] == [key], variable
+        assert [k for k, _ in options].count(key) == 1, key
+
+
+# Lines that open or close a conditional block: the settings inside carry the reasons.
+UWSGI_STRUCTURE = ("if-env", "if-not-env", "endif")
 
 
 def test_every_uwsgi_setting_says_why(project: Path) -> None:
@@ -194,6 +236,8 @@ def test_every_uwsgi_setting_says_why(project: Path) -> None:
     lines = [line.strip() for line in (project / "uwsgi.ini").read_text().splitlines()]
     for number, line in enumerate(lines):
         if not line or line.startswith((";", "#", "[")):
+            continue
+        if line.partition("=")[0].strip() in UWSGI_STRUCTURE:
             continue
         previous = lines[number - 1] if number else ""
         same_key = previous.partition("=")[0].strip() == line.partition("=")[0].strip()
@@ -209,7 +253,13 @@ def test_dockerfile_is_multi_stage_non_root_and_healthchecked(project: Path) -> 
     assert re.search(r"^EXPOSE 8000", dockerfile, re.MULTILINE)
     assert re.search(r"^HEALTHCHECK .*/health/ready", dockerfile, re.MULTILINE | re.DOTALL)
     assert "uwsgi.ini" in dockerfile
-    assert "data" in (project / ".dockerignore").read_text()
+    assert re.findall(r"^FROM (\S+)", dockerfile, re.MULTILINE)[-1] == "python:3.11-slim"
+    assert re.search(r"^USER \d+:\d+$", dockerfile, re.MULTILINE), "numeric, for runAsNonRoot"
+    # `mlprod package` pins the version the image serves with this build argument.
+    assert re.search(r"^ARG MODEL_VERSION=latest$", dockerfile, re.MULTILINE)
+    assert "MODEL_VERSION=${MODEL_VERSION}" in dockerfile
+    ignored = (project / ".dockerignore").read_text().splitlines()
+    assert {"data", ".venv", "tests", "dist", "**/__pycache__", ".pytest_cache"} <= set(ignored)
 
 
 def test_ci_workflow_lints_trains_and_tests(project: Path) -> None:

@@ -60,3 +60,14 @@ def settings(models_dir: Path, manifest: Manifest) -> Settings:
 @pytest.fixture(scope="session")
 def client(settings: Settings) -> testing.TestClient:
     return testing.TestClient(create_app(settings))
+
+
+@pytest.fixture(scope="session")
+def two_versions(
+    tmp_path_factory: pytest.TempPathFactory, project: ProjectConfig, data_path: Path
+) -> Path:
+    """A registry holding versions 0.1.0 (accuracy 0.966667) and 0.2.0 (accuracy 1.0)."""
+    directory = tmp_path_factory.mktemp("two_versions")
+    train(data_path, directory, project.model_name, "0.1.0", seed=0)
+    train(data_path, directory, project.model_name, "0.2.0", seed=2)
+    return directory

@@ -1,10 +1,9 @@
-"""The HTTP API, through Falcon's test client: predictions, every 4xx, health, the manifest."""
+"""The HTTP API, through Falcon's test client: predictions, every error, limits, health."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -24,17 +23,21 @@ from {{ cookiecutter.__package_name }}.settings import Settings
 SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 VERSICOLOR = {"sepal_length": 6.4, "sepal_width": 3.2, "petal_length": 4.5, "petal_width": 1.5}
 VIRGINICA = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
+JSON = {"Content-Type": "application/json"}
 
 
-def predict(client: testing.TestClient, body: Any) -> testing.Result:
-    return client.simulate_post("/v1/predict", json=body)
+def predict(client: testing.TestClient, body: Any, **kwargs: Any) -> testing.Result:
+    return client.simulate_post("/v1/predict", json=body, **kwargs)
 
 
 def error_of(result: testing.Result) -> dict[str, str]:
+    """The error body, checked for the one shape; its request id is the response's."""
     assert result.headers["content-type"] == falcon.MEDIA_JSON
     assert list(result.json) == ["error"]
-    assert set(result.json["error"]) == {"code", "message"}
-    return result.json["error"]
+    error = result.json["error"]
+    assert list(error) == ["code", "message", "request_id"]
+    assert error.pop("request_id") == result.headers["x-request-id"]
+    return error
 
 
 def test_predicts_one_instance(client: testing.TestClient, manifest: Manifest) -> None:
@@ -72,11 +75,23 @@ def test_a_charset_parameter_is_accepted(client: testing.TestClient) -> None:
     assert result.status_code == 200
 
 
-def test_every_response_carries_a_request_id(client: testing.TestClient) -> None:
-    generated = predict(client, {"instances": [SETOSA]}).headers["x-request-id"]
-    assert len(generated) == 32
+def test_a_request_id_is_generated_when_none_is_sent(client: testing.TestClient) -> None:
+    first = predict(client, {"instances": [SETOSA]}).headers["x-request-id"]
+    second = predict(client, {"instances": [SETOSA]}).headers["x-request-id"]
+    assert len(first) == 32
+    assert int(first, 16) >= 0
+    assert first != second
+
+
+def test_a_clients_request_id_is_echoed(client: testing.TestClient) -> None:
     echoed = client.simulate_get("/health/live", headers={"X-Request-ID": "abc-123"})
     assert echoed.headers["x-request-id"] == "abc-123"
+
+
+@pytest.mark.parametrize("unusable", ["x" * 129, "two words", "caf\u00e9"])
+def test_an_unusable_request_id_is_replaced(client: testing.TestClient, unusable: str) -> None:
+    result = client.simulate_get("/health/live", headers={"X-Request-ID": unusable})
+    assert len(result.headers["x-request-id"]) == 32
 
 
 @pytest.mark.parametrize(
@@ -115,6 +130,17 @@ def test_an_invalid_instance_is_a_422_naming_the_field(
     assert error_of(result) == {"code": "invalid_request", "message": message}
 
 
+@pytest.mark.parametrize("value", [10**15 + 1, -(10**15) - 1, 1.5e15, 1.7976931348623157e308])
+def test_numbers_beyond_1e15_are_refused(client: testing.TestClient, value: float) -> None:
+    result = predict(client, {"instances": [{**SETOSA, "petal_width": value}]})
+    assert result.status_code == 422
+    bound = "less than or equal to " if value > 0 else "greater than or equal to -"
+    assert error_of(result) == {
+        "code": "invalid_request",
+        "message": f"instances[0].petal_width: Input should be {bound}1000000000000000",
+    }
+
+
 def test_errors_in_several_instances_are_all_named(client: testing.TestClient) -> None:
     second = {k: v for k, v in SETOSA.items() if k != "sepal_width"}
     result = predict(client, {"instances": [SETOSA, second, {**SETOSA, "x": 1}]})
@@ -123,16 +149,22 @@ def test_errors_in_several_instances_are_all_named(client: testing.TestClient) -
     )
 
 
+def test_at_most_five_errors_are_listed(client: testing.TestClient) -> None:
+    result = predict(client, {"instances": [{}, {}]})
+    message = error_of(result)["message"]
+    assert message.count("Field required") == 5
+    assert message.endswith("; and 3 more")
+
+
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_non_finite_numbers_are_refused(client: testing.TestClient, token: str) -> None:
     body = json.dumps({"instances": [SETOSA]}).replace("5.1", token)
-    result = client.simulate_post(
-        "/v1/predict", body=body, headers={"Content-Type": "application/json"}
-    )
+    result = client.simulate_post("/v1/predict", body=body, headers=JSON)
     assert result.status_code == 422
-    assert (
-        error_of(result)["message"] == "instances[0].sepal_length: Input should be a finite number"
-    )
+    assert error_of(result) == {
+        "code": "invalid_request",
+        "message": "instances[0].sepal_length: Input should be a finite number",
+    }
 
 
 @pytest.mark.parametrize(
@@ -158,18 +190,48 @@ def test_more_instances_than_allowed_is_a_422(settings: Settings) -> None:
     small = testing.TestClient(create_app(dataclasses.replace(settings, max_instances=2)))
     result = predict(small, {"instances": [SETOSA] * 3})
     assert result.status_code == 422
-    assert error_of(result)["message"].startswith("instances: List should have at most 2 items")
+    assert error_of(result) == {
+        "code": "invalid_request",
+        "message": "instances: List should have at most 2 items after validation, not 3",
+    }
 
 
-@pytest.mark.parametrize("body", ["{", "", '{"instances": [}', "not json"])
-def test_a_body_that_is_not_json_is_a_400(client: testing.TestClient, body: str) -> None:
-    result = client.simulate_post(
-        "/v1/predict", body=body, headers={"Content-Type": "application/json"}
-    )
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("{", "Invalid JSON: EOF while parsing an object at line 1 column 1"),
+        ("not json", "Invalid JSON: expected ident at line 1 column 2"),
+        ("[" * 1000, "Invalid JSON: recursion limit exceeded at line 1 column 202"),
+    ],
+    ids=["truncated", "text", "deeply-nested"],
+)
+def test_a_body_that_is_not_json_is_a_400(
+    client: testing.TestClient, body: str, message: str
+) -> None:
+    result = client.simulate_post("/v1/predict", body=body, headers=JSON)
     assert result.status_code == 400
-    error = error_of(result)
-    assert error["code"] == "malformed_json"
-    assert error["message"].startswith("Invalid JSON")
+    assert error_of(result) == {"code": "malformed_json", "message": message}
+
+
+def test_a_body_over_the_limit_is_a_413_before_it_is_read(settings: Settings) -> None:
+    small = testing.TestClient(create_app(dataclasses.replace(settings, max_body_bytes=100)))
+    body = json.dumps({"instances": [SETOSA, SETOSA]})
+    result = small.simulate_post("/v1/predict", body=body, headers=JSON)
+    assert result.status_code == 413
+    assert error_of(result) == {
+        "code": "payload_too_large",
+        "message": f"the body is {len(body)} bytes; the limit is 100 bytes (MAX_BODY_BYTES)",
+    }
+    assert small.simulate_post("/v1/predict", body=body[:100], headers=JSON).status_code == 400
+
+
+def test_an_empty_body_is_a_400(client: testing.TestClient) -> None:
+    result = client.simulate_post("/v1/predict", headers=JSON)
+    assert result.status_code == 400
+    assert error_of(result) == {
+        "code": "malformed_json",
+        "message": "the body is empty (or has no Content-Length)",
+    }
 
 
 @pytest.mark.parametrize(
@@ -215,59 +277,47 @@ def test_input_the_model_refuses_is_a_422(
     assert error_of(result) == {"code": "invalid_input", "message": "the model cannot take this"}
 
 
-def test_an_unexpected_exception_is_a_logged_500_in_the_same_shape(
+def test_values_the_model_cannot_scale_are_a_422_not_a_warning(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load = Predictor.load
+
+    def tiny_scale(cls: type[Predictor], path: Path) -> Predictor:
+        predictor = load(path)
+        predictor.pipeline.named_steps["scale"].scale_[:] = 1e-310
+        return predictor
+
+    monkeypatch.setattr(Predictor, "load", classmethod(tiny_scale))
+    result = predict(testing.TestClient(create_app(settings)), {"instances": [SETOSA]})
+    assert result.status_code == 422
+    assert error_of(result) == {
+        "code": "invalid_input",
+        "message": "feature values too large for the model (overflow encountered in divide)",
+    }
+
+
+def test_an_unexpected_exception_is_a_logged_500_and_the_app_carries_on(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def explode(self: Predictor, X: Any) -> Any:
-        raise RuntimeError("boom")
+    original = Predictor.predict
+    calls = []
 
-    monkeypatch.setattr(Predictor, "predict", explode)
-    result = predict(testing.TestClient(create_app(settings)), {"instances": [SETOSA]})
+    def explode_once(self: Predictor, X: Any) -> Any:
+        calls.append(X)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return original(self, X)
+
+    monkeypatch.setattr(Predictor, "predict", explode_once)
+    client = testing.TestClient(create_app(settings))
+    result = predict(client, {"instances": [SETOSA]}, headers={"X-Request-ID": "r-500"})
     assert result.status_code == 500
     assert error_of(result) == {"code": "internal_error", "message": "internal server error"}
     [record] = [r for r in caplog.records if r.message == "unhandled exception"]
+    assert vars(record)["request_id"] == "r-500"
     assert record.exc_info is not None
     assert "boom" in str(record.exc_info[1])
-
-
-def test_each_prediction_request_is_logged_once(
-    client: testing.TestClient, manifest: Manifest, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO)
-    result = client.simulate_post(
-        "/v1/predict", json={"instances": [SETOSA, SETOSA]}, headers={"X-Request-ID": "r-1"}
-    )
-    [record] = [r for r in caplog.records if r.message == "request"]
-    fields = vars(record)
-    assert result.status_code == 200
-    assert {key: fields[key] for key in ("request_id", "method", "path", "status")} == {
-        "request_id": "r-1",
-        "method": "POST",
-        "path": "/v1/predict",
-        "status": 200,
-    }
-    assert (fields["model_name"], fields["model_version"]) == (manifest.name, manifest.version)
-    assert fields["instances"] == 2
-    assert fields["predictions"] == {"setosa": 2}
-    assert fields["latency_ms"] > 0
-
-
-def test_a_refused_request_is_logged_with_its_error_code(
-    client: testing.TestClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO)
-    predict(client, {"instances": []})
-    [record] = [r for r in caplog.records if r.message == "request"]
-    assert (vars(record)["status"], vars(record)["error"]) == (422, "invalid_request")
-
-
-def test_health_probes_are_not_logged(
-    client: testing.TestClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    caplog.set_level(logging.INFO)
-    client.simulate_get("/health/live")
-    client.simulate_get("/health/ready")
-    assert [r for r in caplog.records if r.message == "request"] == []
+    assert predict(client, {"instances": [SETOSA]}).status_code == 200
 
 
 def test_liveness(client: testing.TestClient) -> None:
@@ -290,7 +340,8 @@ def test_readiness_is_503_while_no_model_is_loaded() -> None:
     app.add_route("/health/ready", HealthResource(None), suffix="ready")
     result = testing.TestClient(app).simulate_get("/health/ready")
     assert result.status_code == 503
-    assert error_of(result) == {"code": "not_ready", "message": "no model loaded yet"}
+    assert result.json["error"]["code"] == "not_ready"
+    assert result.json["error"]["message"] == "no model loaded yet"
 
 
 def test_the_model_endpoint_serves_the_manifest(

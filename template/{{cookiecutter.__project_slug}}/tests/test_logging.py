@@ -1,12 +1,33 @@
-"""Logs are JSON lines on stdout, extra fields included; configuring twice adds nothing."""
+"""Logs are JSON lines: one per request, with its id, model, size, latency and outcome."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
 
-from {{ cookiecutter.__package_name }}.logging import JsonFormatter, configure_logging
+import pytest
+from falcon import testing
+
+from {{ cookiecutter.__package_name }}.api.app import create_app
+from {{ cookiecutter.__package_name }}.api.middleware import RequestLog
+from {{ cookiecutter.__package_name }}.api.resources import LOGGED_PREDICTIONS
+from {{ cookiecutter.__package_name }}.logging import (
+    JsonFormatter,
+    configure_logging,
+    timestamp,
+)
+from {{ cookiecutter.__package_name }}.model.registry import Manifest
+from {{ cookiecutter.__package_name }}.settings import Settings
+
+SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+VIRGINICA = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
+MIDDLEWARE_LOGGER = "{{ cookiecutter.__package_name }}.api.middleware"
 
 
 def record(**extra: object) -> logging.LogRecord:
@@ -38,19 +59,150 @@ def test_an_exception_is_included_with_its_traceback() -> None:
     assert "ValueError: broken" in json.loads(JsonFormatter().format(entry))["exception"]
 
 
-def test_configuring_twice_installs_one_handler_and_updates_the_level() -> None:
+@pytest.mark.parametrize(
+    "seconds", [0.0, 1700000000.123, 1700000000.9995, 1700000000.9999996, 1799999999.0005]
+)
+def test_timestamps_are_iso_8601_utc_to_the_millisecond(seconds: float) -> None:
+    expected = datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
+    assert timestamp(seconds) == expected
+
+
+@pytest.fixture
+def root_logger() -> Iterator[logging.Logger]:
+    """The root logger, restored afterwards to its level and handlers."""
     root = logging.getLogger()
     level, handlers = root.level, list(root.handlers)
+    yield root
+    root.setLevel(level)
+    for handler in root.handlers[:]:
+        if handler not in handlers:
+            root.removeHandler(handler)
+
+
+def test_configuring_twice_installs_one_handler_and_updates_the_level(
+    root_logger: logging.Logger,
+) -> None:
+    before = list(root_logger.handlers)
+    configure_logging("INFO")
+    configure_logging("WARNING")
+    added = [handler for handler in root_logger.handlers if handler not in before]
+    json_handlers = [h for h in root_logger.handlers if isinstance(h.formatter, JsonFormatter)]
+    assert len(json_handlers) == 1
+    assert len(added) <= 1
+    assert root_logger.level == logging.WARNING
+
+
+def test_a_request_line_has_the_same_leading_fields_as_other_lines(
+    root_logger: logging.Logger,
+) -> None:
+    root_logger.setLevel(logging.INFO)
+    stream = io.BytesIO()
+    RequestLog(stream).write({"request_id": "r-1", "status": 200})
+    line = stream.getvalue()
+    assert line.endswith(b"\n")
+    assert line.count(b"\n") == 1
+    entry = json.loads(line)
+    assert datetime.fromisoformat(entry.pop("time")).utcoffset().total_seconds() == 0
+    assert entry == {
+        "level": "INFO",
+        "logger": MIDDLEWARE_LOGGER,
+        "message": "request",
+        "request_id": "r-1",
+        "status": 200,
+    }
+
+
+def test_request_lines_follow_the_log_level(root_logger: logging.Logger) -> None:
+    root_logger.setLevel(logging.WARNING)
+    stream = io.BytesIO()
+    RequestLog(stream).write({"request_id": "r-1"})
+    assert stream.getvalue() == b""
+
+
+def test_a_closed_log_stream_does_not_fail_the_request(root_logger: logging.Logger) -> None:
+    root_logger.setLevel(logging.INFO)
+    stream = io.BytesIO()
+    stream.close()
+    RequestLog(stream).write({"request_id": "r-1"})
+
+
+class LoggedApp:
+    """An app whose request lines go to memory, so a test can read them."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.stream = io.BytesIO()
+        self.client = testing.TestClient(create_app(settings, log_stream=self.stream))
+
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stream.getvalue().splitlines()]
+
+
+@pytest.fixture
+def logged(settings: Settings) -> LoggedApp:
+    return LoggedApp(settings)
+
+
+def test_each_prediction_request_is_one_line_with_its_outcome(
+    logged: LoggedApp, manifest: Manifest
+) -> None:
+    result = logged.client.simulate_post(
+        "/v1/predict",
+        json={"instances": [SETOSA, VIRGINICA]},
+        headers={"X-Request-ID": "r-1"},
+    )
+    assert result.status_code == 200
+    [entry] = logged.lines()
+    latency = entry.pop("latency_ms")
+    assert 0 < latency < 10_000
+    del entry["time"]
+    assert entry == {
+        "level": "INFO",
+        "logger": MIDDLEWARE_LOGGER,
+        "message": "request",
+        "request_id": "r-1",
+        "method": "POST",
+        "path": "/v1/predict",
+        "status": 200,
+        "model_name": manifest.name,
+        "model_version": manifest.version,
+        "instances": 2,
+        "predictions": ["setosa", "virginica"],
+    }
+
+
+def test_a_generated_request_id_is_the_one_logged_and_returned(logged: LoggedApp) -> None:
+    result = logged.client.simulate_post("/v1/predict", json={"instances": [SETOSA]})
+    [entry] = logged.lines()
+    assert entry["request_id"] == result.headers["x-request-id"]
+
+
+def test_a_large_batch_is_logged_as_counts_per_class(logged: LoggedApp) -> None:
+    instances = [SETOSA] * LOGGED_PREDICTIONS + [VIRGINICA]
+    logged.client.simulate_post("/v1/predict", json={"instances": instances})
+    [entry] = logged.lines()
+    assert "predictions" not in entry
+    assert entry["instances"] == LOGGED_PREDICTIONS + 1
+    assert entry["prediction_summary"] == {"counts": {"setosa": LOGGED_PREDICTIONS, "virginica": 1}}
+
+
+def test_a_refused_request_is_logged_with_its_error_code(logged: LoggedApp) -> None:
+    logged.client.simulate_post("/v1/predict", json={"instances": []})
+    [entry] = logged.lines()
+    assert (entry["status"], entry["error"]) == (422, "invalid_request")
+    assert "instances" not in entry
+
+
+def test_probes_and_scrapes_are_not_logged(logged: LoggedApp) -> None:
+    logged.client.simulate_get("/health/live")
+    logged.client.simulate_get("/health/ready")
+    logged.client.simulate_get("/metrics")
+    assert logged.lines() == []
+
+
+def test_no_request_lines_below_the_log_level(settings: Settings) -> None:
+    quiet = LoggedApp(dataclasses.replace(settings, log_level="WARNING"))
     try:
-        configure_logging("INFO")
-        configure_logging("WARNING")
-        added = [handler for handler in root.handlers if handler not in handlers]
-        json_handlers = [h for h in root.handlers if isinstance(h.formatter, JsonFormatter)]
-        assert len(json_handlers) == 1
-        assert len(added) <= 1
-        assert root.level == logging.WARNING
+        quiet.client.simulate_post("/v1/predict", json={"instances": [SETOSA]})
+        assert quiet.lines() == []
     finally:
-        root.setLevel(level)
-        for handler in root.handlers[:]:
-            if handler not in handlers:
-                root.removeHandler(handler)
+        configure_logging(settings.log_level)

@@ -12,13 +12,16 @@ import pytest
 from {{ cookiecutter.__package_name }}.model import registry
 from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.registry import (
+    Choice,
     IntegrityError,
     Manifest,
     ManifestError,
     RegistryError,
+    ValidityError,
     VersionExistsError,
     VersionNotFoundError,
 )
+from {{ cookiecutter.__package_name }}.model.thresholds import Thresholds
 from {{ cookiecutter.__package_name }}.model.train import Dataset
 
 
@@ -140,6 +143,133 @@ def test_load_refuses_a_manifest_written_for_another_version(
         source.rename(registry_copy / f"{manifest.name}-7.0.0{suffix}")
     with pytest.raises(ManifestError, match=f"{manifest.name}-7.0.0.json: describes"):
         registry.load(registry_copy, manifest.name, "7.0.0", Predictor)
+
+
+def test_load_refuses_a_manifest_that_names_another_artifact(
+    registry_copy: Path, manifest: Manifest
+) -> None:
+    path = registry.manifest_path(registry_copy, manifest.name, manifest.version)
+    data = json.loads(path.read_text())
+    data["artifact"]["file"] = "other.joblib"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ManifestError) as excinfo:
+        registry.load(registry_copy, manifest.name, manifest.version, Predictor)
+    assert str(excinfo.value) == (
+        f"{path}: names artifact 'other.joblib', not '{manifest.artifact.file}'"
+    )
+
+
+def test_check_refuses_a_version_whose_manifest_is_missing(
+    registry_copy: Path, manifest: Manifest
+) -> None:
+    path = registry.manifest_path(registry_copy, manifest.name, manifest.version)
+    path.unlink()
+    with pytest.raises(ManifestError, match=f"^{path}: manifest not found$"):
+        registry.check(registry_copy, manifest.name, manifest.version, Predictor)
+
+
+# The validity gate ------------------------------------------------------------------------
+
+
+def record_thresholds(models_dir: Path, manifest: Manifest, thresholds: dict[str, float]) -> Path:
+    """Rewrite the manifest as if training had checked ``thresholds``."""
+    path = registry.manifest_path(models_dir, manifest.name, manifest.version)
+    data = json.loads(path.read_text())
+    data["thresholds"] = thresholds
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_load_refuses_a_model_below_the_given_thresholds_naming_the_metric(
+    registry_copy: Path, manifest: Manifest
+) -> None:
+    strict = Thresholds.from_table({"min_accuracy": 0.99}, "[tool.mlprod.thresholds] in x")
+    with pytest.raises(ValidityError) as excinfo:
+        registry.load(registry_copy, manifest.name, manifest.version, Predictor, strict)
+    path = registry.manifest_path(registry_copy, manifest.name, manifest.version)
+    assert str(excinfo.value) == (
+        f"{path}: {manifest.name} {manifest.version} fails its thresholds "
+        "([tool.mlprod.thresholds] in x): accuracy 0.966667 < min_accuracy 0.99; "
+        "refusing to serve it"
+    )
+
+
+def test_without_project_thresholds_the_recorded_ones_apply(
+    registry_copy: Path, manifest: Manifest
+) -> None:
+    path = record_thresholds(registry_copy, manifest, {"min_accuracy": 0.99})
+    with pytest.raises(ValidityError, match=f"\\(recorded in {path.name}\\): accuracy 0.966667"):
+        registry.load(registry_copy, manifest.name, manifest.version, Predictor)
+
+
+def test_the_project_thresholds_replace_the_recorded_ones(
+    registry_copy: Path, manifest: Manifest
+) -> None:
+    record_thresholds(registry_copy, manifest, {"min_accuracy": 0.99})
+    relaxed = Thresholds.from_table({"min_accuracy": 0.9}, "the project")
+    loaded = registry.load(registry_copy, manifest.name, manifest.version, Predictor, relaxed)
+    assert loaded.manifest.version == manifest.version
+
+
+def test_a_malformed_recorded_threshold_is_a_manifest_error(
+    registry_copy: Path, manifest: Manifest
+) -> None:
+    path = record_thresholds(registry_copy, manifest, {"accuracy": 0.5})
+    with pytest.raises(ManifestError, match=f"^{path}: \\[tool.mlprod.thresholds\\] accuracy"):
+        registry.load(registry_copy, manifest.name, manifest.version, Predictor)
+
+
+def test_a_manifest_without_thresholds_reads_as_none_recorded(
+    registry_copy: Path, manifest: Manifest
+) -> None:
+    path = registry.manifest_path(registry_copy, manifest.name, manifest.version)
+    data = json.loads(path.read_text())
+    del data["thresholds"]
+    path.write_text(json.dumps(data))
+    assert registry.read_manifest(path).thresholds == {}
+
+
+# Which version is served ------------------------------------------------------------------
+
+
+def test_without_a_serving_file_the_configured_version_is_chosen(tmp_path: Path) -> None:
+    assert registry.choose(tmp_path, "latest") == Choice("latest", "MODEL_VERSION")
+    assert registry.choose(tmp_path, "1.2.0") == Choice("1.2.0", "MODEL_VERSION")
+
+
+def test_the_serving_file_overrides_the_configured_version(tmp_path: Path) -> None:
+    path = registry.record_choice(tmp_path, "0.1.0")
+    assert path == tmp_path / "SERVING"
+    assert path.read_text() == "0.1.0\n"
+    assert registry.choose(tmp_path, "0.2.0") == Choice("0.1.0", str(path))
+    assert [entry.name for entry in tmp_path.iterdir()] == ["SERVING"]
+
+
+def test_a_serving_file_that_names_no_version_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "SERVING").write_text("yesterday's\n")
+    with pytest.raises(RegistryError) as excinfo:
+        registry.choose(tmp_path, "latest")
+    assert str(excinfo.value) == (
+        f"{tmp_path / 'SERVING'}: \"yesterday's\" is neither 'latest' nor a semantic version; "
+        "rewrite it with `serve-version VERSION` or delete it"
+    )
+
+
+def test_load_chosen_follows_the_serving_file_and_the_project_thresholds(
+    two_versions: Path, tmp_path: Path, manifest: Manifest
+) -> None:
+    models_dir = Path(shutil.copytree(two_versions, tmp_path / "models"))
+    registry.record_choice(models_dir, "0.1.0")
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text("[tool.mlprod.thresholds]\nmin_accuracy = 0.9\n")
+    loaded, choice = registry.load_chosen(models_dir, manifest.name, "0.2.0", Predictor, pyproject)
+    assert (loaded.manifest.version, choice.source) == ("0.1.0", str(models_dir / "SERVING"))
+    pyproject.write_text("[tool.mlprod.thresholds]\nmin_accuracy = 0.99\n")
+    with pytest.raises(ValidityError, match=r"accuracy 0\.966667 < min_accuracy 0\.99"):
+        registry.load_chosen(models_dir, manifest.name, "0.2.0", Predictor, pyproject)
+    pyproject.write_text("[tool.mlprod.thresholds]\nmin_accuracy = 'high'\n")
+    with pytest.raises(RegistryError, match=f"^{pyproject}: .* must be a finite number"):
+        registry.load_chosen(models_dir, manifest.name, "0.2.0", Predictor, pyproject)
 
 
 def test_read_manifest_refuses_a_file_that_is_not_a_manifest(tmp_path: Path) -> None:

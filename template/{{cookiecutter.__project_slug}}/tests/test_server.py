@@ -1,4 +1,7 @@
-"""The real thing: uWSGI started from uwsgi.ini, serving the trained model over HTTP."""
+"""The real thing: uWSGI started from uwsgi.ini, serving the trained model over HTTP.
+
+Two worker processes: the metrics a scrape returns must add up what both counted.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
@@ -33,6 +37,7 @@ class Server:
     url: str
     stats_url: str
     log: Path
+    metrics_dir: Path
 
 
 def find_uwsgi() -> str | None:
@@ -46,17 +51,39 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def call(method: str, url: str, body: Any = None) -> tuple[int, Any]:
+def call(
+    method: str, url: str, body: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     """One request; the status and the decoded JSON body, whatever the status."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
+        url,
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
     )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())
+
+
+def scrape(server: Server) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The server's metrics, by sample name and sorted labels."""
+    with urllib.request.urlopen(f"{server.url}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def workers(server: Server) -> list[dict[str, Any]]:
+    """Each worker's pid, status and request count, from uWSGI's stats server."""
+    with urllib.request.urlopen(server.stats_url, timeout=5) as response:
+        return json.loads(response.read())["workers"]
 
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -94,6 +121,9 @@ def server(
     if uwsgi is None:
         pytest.skip("uwsgi is not installed (it comes with the `api` extra)")
     port, stats_port = free_port(), free_port()
+    metrics_dir = tmp_path_factory.mktemp("metrics")
+    stale = metrics_dir / "counter_999999.db"
+    stale.write_bytes(b"left by an earlier run")
     environ = {key: value for key, value in os.environ.items() if not key.startswith("UWSGI_")}
     environ |= {
         "HOST": LOOPBACK,
@@ -103,6 +133,7 @@ def server(
         "MODELS_DIR": str(models_dir),
         "MODEL_NAME": manifest.name,
         "MODEL_VERSION": manifest.version,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
     log = tmp_path_factory.mktemp("uwsgi") / "uwsgi.log"
     with log.open("wb") as output:
@@ -116,7 +147,9 @@ def server(
         try:
             url = f"http://{LOOPBACK}:{port}"
             wait_until_ready(url, process, log)
-            yield Server(url=url, stats_url=f"http://{LOOPBACK}:{stats_port}", log=log)
+            assert not stale.exists(), "uwsgi.ini must empty the metrics directory at start"
+            stats_url = f"http://{LOOPBACK}:{stats_port}"
+            yield Server(url=url, stats_url=stats_url, log=log, metrics_dir=metrics_dir)
         finally:
             stop(process)
 
@@ -138,16 +171,63 @@ def test_the_server_names_the_missing_field_in_a_422(server: Server) -> None:
 
 
 def test_the_server_runs_the_requested_worker_processes(server: Server) -> None:
-    with urllib.request.urlopen(server.stats_url, timeout=5) as response:
-        stats = json.loads(response.read())
-    assert len(stats["workers"]) == 2
+    assert len(workers(server)) == 2
 
 
-def test_the_server_logs_each_prediction_as_one_json_line(server: Server) -> None:
-    call("POST", f"{server.url}/v1/predict", {"instances": [INSTANCE, INSTANCE]})
-    lines = [line for line in server.log.read_text().splitlines() if line.startswith("{")]
-    requests = [json.loads(line) for line in lines if '"message": "request"' in line]
-    assert any(
-        (entry["path"], entry["status"], entry.get("instances")) == ("/v1/predict", 200, 2)
-        for entry in requests
+def test_the_server_logs_each_prediction_as_one_json_line(
+    server: Server, manifest: Manifest
+) -> None:
+    status, _ = call(
+        "POST",
+        f"{server.url}/v1/predict",
+        {"instances": [INSTANCE, INSTANCE]},
+        headers={"X-Request-ID": "server-log-1"},
     )
+    assert status == 200
+    lines = [json.loads(line) for line in server.log.read_text().splitlines() if line[:1] == "{"]
+    [entry] = [line for line in lines if line.get("request_id") == "server-log-1"]
+    assert entry["message"] == "request"
+    assert (entry["model_name"], entry["model_version"]) == (manifest.name, manifest.version)
+    assert (entry["status"], entry["instances"]) == (200, 2)
+    assert entry["predictions"] == ["setosa", "setosa"]
+
+
+def wait_until_every_worker_has_loaded(server: Server) -> None:
+    """Workers load the app after fork (lazy-apps); /health/ready answers with the first."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not all(worker["apps"] for worker in workers(server)):
+        assert time.monotonic() < deadline, f"a worker never loaded the app: {workers(server)}"
+        time.sleep(0.1)
+
+
+def test_metrics_add_up_the_counts_of_every_worker(server: Server) -> None:
+    """Predictions go to both workers; any scrape reports the total of the two."""
+    wait_until_every_worker_has_loaded(server)
+    before = scrape(server)
+    served = {worker["pid"]: worker["requests"] for worker in workers(server)}
+    sent = 0
+    while sent < 10 or any(
+        worker["requests"] == served[worker["pid"]] for worker in workers(server)
+    ):
+        assert sent < 200, f"the requests never reached both workers: {workers(server)}"
+        assert call("POST", f"{server.url}/v1/predict", {"instances": [INSTANCE]})[0] == 200
+        sent += 1
+    after = scrape(server)
+    route = (("method", "POST"), ("route", "/v1/predict"), ("status", "200"))
+    for key in [("model_instances_total", ()), ("http_requests_total", route)]:
+        assert after[key] - before.get(key, 0) == sent, key
+    assert after[("model_predictions_total", (("class", "setosa"),))] >= sent
+
+
+def test_a_worker_that_exits_is_marked_dead_and_its_counts_kept(server: Server) -> None:
+    """A recycled worker's live gauges go (no stale model_info); its counters stay."""
+    wait_until_every_worker_has_loaded(server)
+    instances = scrape(server)[("model_instances_total", ())]
+    leaving = workers(server)[0]["pid"]
+    assert (server.metrics_dir / f"gauge_livemax_{leaving}.db").exists()
+    os.kill(leaving, signal.SIGHUP)  # uWSGI: this worker exits gracefully and is respawned
+    deadline = time.monotonic() + READY_TIMEOUT
+    while (server.metrics_dir / f"gauge_livemax_{leaving}.db").exists():
+        assert time.monotonic() < deadline, "the exiting worker did not mark itself dead"
+        time.sleep(0.1)
+    assert scrape(server)[("model_instances_total", ())] == instances

@@ -19,6 +19,7 @@ from {{ cookiecutter.__package_name }}.model import registry
 from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.model.schema import Feature
+from {{ cookiecutter.__package_name }}.model.thresholds import Thresholds
 from {{ cookiecutter.__package_name }}.model.train import (
     DatasetError,
     ProjectConfig,
@@ -53,6 +54,7 @@ def test_the_manifest_has_every_field(manifest: Manifest, project: ProjectConfig
         "split",
         "parameters",
         "metrics",
+        "thresholds",
         "input_schema",
         "output",
         "artifact",
@@ -163,7 +165,12 @@ def test_project_config_is_found_from_a_subdirectory(tmp_path: Path) -> None:
     )
     nested = tmp_path / "src" / "deep"
     nested.mkdir(parents=True)
-    assert find_project_config(nested) == ProjectConfig(tmp_path, "iris", "1.2.3")
+    assert find_project_config(nested) == ProjectConfig(
+        tmp_path,
+        "iris",
+        "1.2.3",
+        Thresholds(source="[tool.mlprod.thresholds] in pyproject.toml"),
+    )
 
 
 @pytest.mark.parametrize(
@@ -199,6 +206,7 @@ def test_cli_train_prints_the_metrics_and_the_two_files(
     assert out.startswith(f"Trained {project.model_name} {project.model_version} on data/iris.csv")
     assert re.search(r"accuracy\s+0\.\d{4}", out)
     assert re.search(r"f1_macro\s+0\.\d{4}", out)
+    assert "thresholds met: min_accuracy 0.9 ([tool.mlprod.thresholds] in pyproject.toml)\n" in out
     assert f"artifact   {tmp_path / stem}.joblib" in out
     assert f"manifest   {tmp_path / stem}.json" in out
 

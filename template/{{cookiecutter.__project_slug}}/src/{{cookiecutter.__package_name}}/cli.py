@@ -1,23 +1,37 @@
-"""The project's command line: ``train`` a new model version into the registry."""
+"""The project's command line: train model versions, list them, switch the served one."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
-from .model.registry import RegistryError, manifest_path
+import semver
+
+from .model import registry
+from .model.predictor import Predictor
+from .model.registry import Manifest, RegistryError, manifest_path
+from .model.thresholds import Thresholds, ThresholdsError
 from .model.train import (
     DEFAULT_SEED,
     DatasetError,
+    ProjectConfig,
     ProjectConfigError,
     find_project_config,
     train,
 )
+from .settings import Settings, SettingsError
 
-_USER_ERRORS = (DatasetError, ProjectConfigError, RegistryError)
+PROG = "{{ cookiecutter.__project_slug }}"
+RELOAD_TRIGGER = Path("models") / ".reload"
+"""The file ``touch-chain-reload`` in uwsgi.ini watches, relative to the project."""
+
+_USER_ERRORS = (DatasetError, ProjectConfigError, RegistryError, SettingsError, ThresholdsError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,17 +44,198 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+# train -----------------------------------------------------------------------------------
+
+
 def _train(args: argparse.Namespace) -> int:
     project = find_project_config()
     data = args.data or _shortest(project.root / "data" / "iris.csv")
-    models_dir = args.models_dir or _shortest(project.root / "models")
-    manifest = train(data, models_dir, project.model_name, project.model_version, seed=args.seed)
+    models_dir = _models_dir(args, project)
+    manifest = train(
+        data,
+        models_dir,
+        project.model_name,
+        project.model_version,
+        seed=args.seed,
+        thresholds=project.thresholds,
+    )
     print(f"Trained {manifest.name} {manifest.version} on {data}")
     for metric, value in manifest.metrics.items():
         print(f"  {metric:<10} {value:.4f}")
+    print(f"  {'thresholds':<10} {_met(project.thresholds)}")
     print(f"  {'artifact':<10} {models_dir / manifest.artifact.file}")
     print(f"  {'manifest':<10} {manifest_path(models_dir, manifest.name, manifest.version)}")
     return 0
+
+
+def _met(thresholds: Thresholds) -> str:
+    if not thresholds.bounds:
+        return f"none set ({thresholds.source})"
+    return f"met: {thresholds.describe()} ({thresholds.source})"
+
+
+# models ----------------------------------------------------------------------------------
+
+
+def _models(args: argparse.Namespace) -> int:
+    project = find_project_config()
+    models_dir = _models_dir(args, project)
+    name = project.model_name
+    versions = registry.list_versions(models_dir, name)
+    if not versions:
+        print(f"No versions of {name} in {models_dir}: train one with `{PROG} train`")
+        return 0
+    served, served_note = _would_serve(models_dir, name)
+    manifests: dict[semver.Version, Manifest | None] = {}
+    refusals: dict[semver.Version, str] = {}
+    for version in versions:
+        manifests[version], refusal = _checked(models_dir, project, version)
+        if refusal:
+            refusals[version] = refusal
+    readable = [manifest for manifest in manifests.values() if manifest]
+    metrics = list(dict.fromkeys(key for manifest in readable for key in manifest.metrics))
+    rows = [["", "VERSION", "CREATED (UTC)", *(m.upper() for m in metrics), "GATES"]]
+    for version in versions:
+        manifest = manifests[version]
+        rows.append(
+            [
+                "*" if version == served else "",
+                str(version),
+                _created(manifest),
+                *(_metric(manifest, metric) for metric in metrics),
+                "REFUSED" if version in refusals else "ok",
+            ]
+        )
+    _print_table(rows)
+    print(served_note)
+    print(f"thresholds: {project.thresholds.describe()} ({project.thresholds.source})")
+    for version, refusal in refusals.items():
+        print(f"{version} refused: {refusal}")
+    return 0
+
+
+def _would_serve(models_dir: Path, name: str) -> tuple[semver.Version | None, str]:
+    """The version a server started now, in this environment, would serve; and why."""
+    own = {key: value for key, value in os.environ.items() if key == "MODEL_VERSION"}
+    configured = Settings.from_env(own).model_version
+    try:
+        choice = registry.choose(models_dir, configured)
+    except RegistryError as exc:
+        return None, f"served: none, a server would not start: {exc}"
+    if choice.source != "MODEL_VERSION":
+        reason = f"{choice.requested}, named in {choice.source} (it overrides MODEL_VERSION)"
+    elif "MODEL_VERSION" in os.environ:
+        reason = f"MODEL_VERSION={configured}"
+    else:
+        reason = f"MODEL_VERSION unset, so {registry.LATEST}"
+    if choice.requested == registry.LATEST:
+        reason += " (the highest release)"
+    try:
+        version = registry.resolve_version(models_dir, name, choice.requested)
+    except RegistryError as exc:
+        return None, f"served: none, a server would not start: {reason}: {exc}"
+    return version, f"* served: {reason}"
+
+
+def _checked(
+    models_dir: Path, project: ProjectConfig, version: semver.Version
+) -> tuple[Manifest | None, str | None]:
+    """The version's manifest (None if unreadable) and why the gates refuse it, if they do."""
+    name = project.model_name
+    try:
+        return registry.check(models_dir, name, version, Predictor, project.thresholds), None
+    except RegistryError as exc:
+        refusal = str(exc)
+    try:
+        manifest = registry.read_manifest(manifest_path(models_dir, name, version))
+    except RegistryError:
+        manifest = None
+    return manifest, refusal
+
+
+def _created(manifest: Manifest | None) -> str:
+    if manifest is None:
+        return "?"
+    try:
+        return datetime.fromisoformat(manifest.created_at).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return manifest.created_at
+
+
+def _metric(manifest: Manifest | None, metric: str) -> str:
+    value = manifest.metrics.get(metric) if manifest else None
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _print_table(rows: list[list[str]]) -> None:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip())
+
+
+# serve-version ---------------------------------------------------------------------------
+
+
+def _serve_version(args: argparse.Namespace) -> int:
+    project = find_project_config()
+    models_dir = _models_dir(args, project)
+    version = registry.parse_version(args.version)
+    # The very checks and load a worker runs at start: a worker that fails them during
+    # the chain reload would stop the whole server (need-app), so refuse here instead.
+    loaded = registry.load(
+        models_dir, project.model_name, str(version), Predictor, project.thresholds
+    )
+    trigger = _shortest(project.root / RELOAD_TRIGGER)
+    previous = _read_choice(registry.serving_path(models_dir))
+    choice_file = registry.record_choice(models_dir, version)
+    try:
+        _touch(trigger)
+    except OSError as exc:
+        _restore_choice(choice_file, previous)
+        raise RegistryError(
+            f"cannot touch {trigger} ({exc.strerror or exc}); {choice_file} left as it was"
+        ) from None
+    print(f"Serving {loaded.manifest.name} {loaded.manifest.version}")
+    print(f"  {'recorded':<10} {choice_file} (overrides MODEL_VERSION)")
+    print(f"  {'reload':<10} touched {trigger}: uWSGI replaces its workers one at a time")
+    return 0
+
+
+def _touch(path: Path) -> None:
+    """Move ``path``'s mtime forward by at least one second (creating it if need be).
+
+    uWSGI compares whole-second mtimes, so a second switch within the same second as
+    the first would otherwise go unnoticed.
+    """
+    try:
+        previous = path.stat().st_mtime
+    except FileNotFoundError:
+        previous = 0.0
+    stamp = max(time.time(), math.floor(previous) + 1.0)
+    path.touch()
+    os.utime(path, (stamp, stamp))
+
+
+def _read_choice(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def _restore_choice(path: Path, previous: str | None) -> None:
+    if previous is None:
+        path.unlink(missing_ok=True)
+    else:
+        path.write_text(previous, encoding="utf-8")
+
+
+# shared ----------------------------------------------------------------------------------
+
+
+def _models_dir(args: argparse.Namespace, project: ProjectConfig) -> Path:
+    return args.models_dir or _shortest(project.root / "models")
 
 
 def _shortest(path: Path) -> Path:
@@ -50,24 +245,47 @@ def _shortest(path: Path) -> Path:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    models_dir_help = "the model registry directory (default: models in the project)"
+
     train_parser = commands.add_parser(
         "train",
         help="train the model version named in pyproject.toml and register it",
         description="Train the model version named in [tool.mlprod] of pyproject.toml, "
-        "evaluate it on held-out rows and write its artifact and manifest.",
+        "evaluate it on held-out rows, check [tool.mlprod.thresholds] and write its "
+        "artifact and manifest.",
     )
     train_parser.add_argument(
         "--data", type=Path, help="training CSV, target in the last column (default: data/iris.csv)"
     )
-    train_parser.add_argument(
-        "--models-dir", type=Path, help="the model registry directory (default: models)"
-    )
+    train_parser.add_argument("--models-dir", type=Path, help=models_dir_help)
     train_parser.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)"
     )
     train_parser.set_defaults(command=_train)
+
+    models_parser = commands.add_parser(
+        "models",
+        help="list the registered versions, newest first, marking the one served",
+        description="List the versions in the registry, newest first, with their creation "
+        "time, metrics and whether they pass the gates; * marks the version a server "
+        "started now would serve (models/SERVING, else MODEL_VERSION, else latest).",
+    )
+    models_parser.add_argument("--models-dir", type=Path, help=models_dir_help)
+    models_parser.set_defaults(command=_models)
+
+    serve_parser = commands.add_parser(
+        "serve-version",
+        help="switch a running server to VERSION, without downtime",
+        description="Check that VERSION passes every gate and loads, record it in "
+        "models/SERVING (which overrides MODEL_VERSION) and touch models/.reload, so that "
+        "a running uWSGI replaces its workers one at a time. A refused version changes "
+        "nothing.",
+    )
+    serve_parser.add_argument("version", metavar="VERSION", help="an exact version, e.g. 0.1.0")
+    serve_parser.add_argument("--models-dir", type=Path, help=models_dir_help)
+    serve_parser.set_defaults(command=_serve_version)
     return parser
 
 

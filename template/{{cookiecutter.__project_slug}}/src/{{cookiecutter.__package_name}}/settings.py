@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
+import itertools
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import semver
@@ -23,6 +26,10 @@ class Settings:
 
     Environment variables (see `from_env`): ``MODELS_DIR``, ``MODEL_NAME``,
     ``MODEL_VERSION`` (``latest`` or a semantic version), ``LOG_LEVEL``, ``MAX_INSTANCES``.
+    ``MODEL_VERSION`` is the default choice: ``<models_dir>/SERVING``, written by
+    ``serve-version``, takes precedence over it (see `registry.choose`).
+    The API's own: ``MAX_BODY_BYTES``, ``API_KEYS`` and ``API_KEYS_FILE``, ``METRICS_AUTH``,
+    ``PROMETHEUS_MULTIPROC_DIR`` (see the README's API section).
     """
 
     models_dir: Path = Path("models")
@@ -30,6 +37,23 @@ class Settings:
     model_version: str = LATEST
     log_level: str = "INFO"
     max_instances: int = 1000
+    pyproject: Path | None = Path("pyproject.toml")
+    """The project file whose ``[tool.mlprod.thresholds]`` gate the model, when it exists;
+    relative to the working directory, which uWSGI sets to the project's. Without it (an
+    image holds no ``pyproject.toml``), the thresholds recorded in the manifest apply."""
+    max_body_bytes: int = 1_048_576
+    """Larger request bodies are refused (413) before they are read."""
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    """When any, ``/v1/*`` needs one of them; never shown in a repr or a log."""
+    metrics_auth: bool = False
+    """Whether ``/metrics`` needs an API key too (health probes never do)."""
+    metrics_dir: Path | None = None
+    """prometheus-client's multi-process directory, which it reads from the environment
+    itself (``PROMETHEUS_MULTIPROC_DIR``) when first imported; None for one process."""
+
+    def __post_init__(self) -> None:
+        if self.metrics_auth and not self.api_keys:
+            raise SettingsError("METRICS_AUTH needs API_KEYS or API_KEYS_FILE to hold a key")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -41,6 +65,10 @@ class Settings:
             model_version=_model_version(environ, "MODEL_VERSION", defaults.model_version),
             log_level=_log_level(environ, "LOG_LEVEL", defaults.log_level),
             max_instances=_positive_int(environ, "MAX_INSTANCES", defaults.max_instances),
+            max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", defaults.max_body_bytes),
+            api_keys=_api_keys(environ),
+            metrics_auth=_boolean(environ, "METRICS_AUTH", defaults.metrics_auth),
+            metrics_dir=_metrics_dir(environ, "PROMETHEUS_MULTIPROC_DIR"),
         )
 
 
@@ -70,3 +98,73 @@ def _positive_int(environ: Mapping[str, str], key: str, default: int) -> int:
     if not raw.strip().isdigit() or int(raw) < 1:
         raise SettingsError(f"{key} must be a positive integer, got {raw!r}")
     return int(raw)
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+# Keys are header values: visible ASCII, no spaces or commas (API_KEYS separates with commas).
+_KEY_CHARACTERS = frozenset(chr(code) for code in range(0x21, 0x7F)) - {","}
+
+
+def _boolean(environ: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = environ.get(key)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value not in _TRUE + _FALSE:
+        raise SettingsError(f"{key} must be true or false, got {raw!r}")
+    return value in _TRUE
+
+
+def _api_keys(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Keys from API_KEYS (comma-separated) and API_KEYS_FILE (one a line, # comments).
+
+    A variable that is set but yields no key is an error, not a silently open API.
+    """
+    keys = [key.strip() for key in environ.get("API_KEYS", "").split(",")]
+    if environ.get("API_KEYS", "").strip() and not any(keys):
+        raise SettingsError("API_KEYS holds no key; give comma-separated keys or unset it")
+    path = environ.get("API_KEYS_FILE", "").strip()
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"API_KEYS_FILE {path}: cannot read it ({exc})") from None
+        from_file = [line.strip() for line in text.splitlines()]
+        from_file = [line for line in from_file if line and not line.startswith("#")]
+        if not from_file:
+            raise SettingsError(f"API_KEYS_FILE {path} holds no key (one a line)")
+        keys += from_file
+    unique = tuple(dict.fromkeys(key for key in keys if key))
+    for key in unique:
+        if not set(key) <= _KEY_CHARACTERS:
+            raise SettingsError(
+                "API keys must be visible ASCII characters without spaces or commas; "
+                f"one of {len(unique)} is not"
+            )
+    return unique
+
+
+def _metrics_dir(environ: Mapping[str, str], key: str) -> Path | None:
+    raw = environ.get(key, "").strip()
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_dir():
+        raise SettingsError(f"{key} {raw} is not a directory (uwsgi.ini creates it at start)")
+    return path
+
+
+def process_environment() -> dict[str, str]:
+    """Every environment variable as the C library holds it now; ``os.environ`` where unreadable.
+
+    ``os.environ`` is a copy taken when Python started. Variables set in the C library
+    after that (uWSGI's ``env =`` lines, under pyuwsgi, which starts Python first) are
+    missing from it but not from this.
+    """
+    try:
+        entries = ctypes.POINTER(ctypes.c_char_p).in_dll(ctypes.CDLL(None), "environ")
+    except (OSError, ValueError):
+        return dict(os.environ)
+    pairs = (os.fsdecode(entry).partition("=") for entry in itertools.takewhile(bool, entries))
+    return {name: value for name, _, value in pairs}

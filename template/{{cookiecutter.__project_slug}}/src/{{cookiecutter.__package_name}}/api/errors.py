@@ -1,12 +1,14 @@
-"""Every error response has one shape: ``{"error": {"code": ..., "message": ...}}``.
+"""Every error response has one shape: ``{"error": {"code", "message", "request_id"}}``.
 
 Client mistakes are 4xx with a message naming the field; anything unexpected is a
-logged 500. Codes are stable identifiers clients can match on; messages are for people.
+logged 500. Codes are stable identifiers clients can match on; messages are for people;
+the request id ties the answer to its log line.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import falcon
@@ -17,23 +19,35 @@ logger = logging.getLogger(__name__)
 
 _MAX_REPORTED_ERRORS = 5
 
-# Codes of the errors Falcon raises itself (unknown route, wrong method, ...).
+# Codes of the errors Falcon raises itself (unknown route, wrong method, a bad header...).
 _DEFAULT_CODES = {
     400: "bad_request",
+    401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
     500: "internal_error",
     503: "not_ready",
 }
 
+ERROR_CODES: tuple[str, ...] = (
+    *dict.fromkeys(_DEFAULT_CODES.values()),
+    "malformed_json",
+    "invalid_input",
+    "error",
+)
+"""Every code an error response can carry (``error`` for statuses no other code covers)."""
+
 
 class ApiError(falcon.HTTPError):
     """An HTTP error with a stable, machine-readable code and a message for people."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status, description=message)
+    def __init__(
+        self, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(status, description=message, headers=headers)
         self.error_code = code
 
 
@@ -43,8 +57,11 @@ def serialize_error(req: falcon.Request, resp: falcon.Response, error: falcon.HT
         code = error.error_code
     else:
         code = _DEFAULT_CODES.get(error.status_code, "error")
+    request_id = req.context.get("request_id", "")
     resp.content_type = falcon.MEDIA_JSON
-    resp.data = orjson.dumps({"error": {"code": code, "message": _message(req, error)}})
+    resp.data = orjson.dumps(
+        {"error": {"code": code, "message": _message(req, error), "request_id": request_id}}
+    )
     log_fields = req.context.get("log_fields")
     if log_fields is not None:
         log_fields["error"] = code
@@ -53,7 +70,10 @@ def serialize_error(req: falcon.Request, resp: falcon.Response, error: falcon.HT
 def handle_unexpected(
     req: falcon.Request, resp: falcon.Response, error: Exception, params: dict[str, Any]
 ) -> None:
-    """Falcon's handler for exceptions nothing else handled: log them, answer 500."""
+    """Falcon's handler for exceptions nothing else handled: log them, answer 500.
+
+    The worker carries on serving: one failed request is not a reason to lose a process.
+    """
     logger.exception("unhandled exception", extra={"request_id": req.context.get("request_id")})
     raise ApiError(500, "internal_error", "internal server error") from error
 
@@ -63,11 +83,22 @@ def from_validation_error(error: ValidationError) -> ApiError:
     details = error.errors(include_url=False, include_context=False, include_input=False)
     if details[0]["type"] == "json_invalid":
         return ApiError(400, "malformed_json", details[0]["msg"])
-    messages = [f"{_location(item['loc'])}: {item['msg']}" for item in details]
+    messages = [f"{location(item['loc'])}: {item['msg']}" for item in details]
     if len(messages) > _MAX_REPORTED_ERRORS:
         more = len(messages) - _MAX_REPORTED_ERRORS
         messages[_MAX_REPORTED_ERRORS:] = [f"and {more} more"]
     return ApiError(422, "invalid_request", "; ".join(messages))
+
+
+def location(loc: tuple[int | str, ...]) -> str:
+    """``('instances', 0, 'petal_length')`` -> ``instances[0].petal_length``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path or "body"
 
 
 def _message(req: falcon.Request, error: falcon.HTTPError) -> str:
@@ -79,14 +110,3 @@ def _message(req: falcon.Request, error: falcon.HTTPError) -> str:
     if isinstance(error, falcon.HTTPNotFound):
         return f"no resource at {req.path}"
     return error.title
-
-
-def _location(loc: tuple[int | str, ...]) -> str:
-    """``('instances', 0, 'petal_length')`` -> ``instances[0].petal_length``."""
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else part
-    return path or "body"

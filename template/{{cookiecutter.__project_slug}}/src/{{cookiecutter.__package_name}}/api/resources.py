@@ -1,8 +1,9 @@
-"""The routes: predictions, the served model's manifest, and health probes."""
+"""The routes: predictions, the served model's manifest, health, metrics, the OpenAPI document."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Sequence
+from typing import Any
 
 import falcon
 import orjson
@@ -11,15 +12,28 @@ from pydantic import ValidationError
 from ..model.base import InvalidInputError, Model
 from ..model.registry import LoadedModel
 from .errors import ApiError, from_validation_error
+from .metrics import Metrics
 from .schemas import RequestSchema
+
+# Up to this many predictions are logged as they are; larger batches as a summary.
+LOGGED_PREDICTIONS = 10
 
 
 class PredictResource:
     """``POST /v1/predict``: ``{"instances": [...]}`` in, ``{"predictions": [...], ...}`` out."""
 
-    def __init__(self, served: LoadedModel[Model], request_schema: RequestSchema) -> None:
+    def __init__(
+        self,
+        served: LoadedModel[Model],
+        request_schema: RequestSchema,
+        metrics: Metrics,
+        max_body_bytes: int,
+    ) -> None:
         self._model = served.model
         self._request_schema = request_schema
+        self._metrics = metrics
+        self._max_body_bytes = max_body_bytes
+        self._classifier = served.manifest.output.task == "classification"
         name, version = served.manifest.name, served.manifest.version
         self._identity = {"name": name, "version": version}
         self._log_identity = {"model_name": name, "model_version": version}
@@ -27,24 +41,41 @@ class PredictResource:
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         log_fields = req.context.log_fields
         log_fields.update(self._log_identity)
-        media_type = (req.content_type or "").partition(";")[0].strip().lower()
-        if media_type != falcon.MEDIA_JSON:
-            raise ApiError(
-                415,
-                "unsupported_media_type",
-                f"Content-Type must be {falcon.MEDIA_JSON}, got {req.content_type or 'none'}",
-            )
+        _require_json(req)
+        body = self._read_body(req)
         try:
-            features = self._request_schema.parse(req.bounded_stream.read())
+            features = self._request_schema.parse(body)
         except ValidationError as exc:
+            self._metrics.validation_failed(item["loc"] for item in exc.errors())
             raise from_validation_error(exc) from None
         log_fields["instances"] = len(features)
         try:
             predictions = self._model.predict(features).tolist()
         except InvalidInputError as exc:
             raise ApiError(422, "invalid_input", str(exc)) from None
-        log_fields["predictions"] = dict(Counter(predictions))
-        resp.media = {"predictions": predictions, "model": self._identity}
+        self._metrics.predicted(predictions)
+        if len(predictions) <= LOGGED_PREDICTIONS:
+            log_fields["predictions"] = predictions
+        else:
+            log_fields["prediction_summary"] = _summary(predictions, self._classifier)
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = orjson.dumps({"predictions": predictions, "model": self._identity})
+
+    def _read_body(self, req: falcon.Request) -> bytes:
+        """The body, refused before it is read when it is empty or over the limit."""
+        length = req.content_length
+        if not length:
+            # A body without Content-Length (chunked) reaches a WSGI app empty, too.
+            raise ApiError(400, "malformed_json", "the body is empty (or has no Content-Length)")
+        if length > self._max_body_bytes:
+            raise ApiError(
+                413,
+                "payload_too_large",
+                f"the body is {length} bytes; the limit is {self._max_body_bytes} bytes "
+                "(MAX_BODY_BYTES)",
+            )
+        # Exactly Content-Length bytes: the same bound bounded_stream applies, one call less.
+        return req.stream.read(length)
 
 
 class ModelResource:
@@ -75,3 +106,48 @@ class HealthResource:
             "status": "ready",
             "model": {"name": manifest.name, "version": manifest.version},
         }
+
+
+class MetricsResource:
+    """``GET /metrics``: Prometheus' text format, every worker's values added up."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.data, resp.content_type = self._metrics.exposition()
+
+
+class OpenApiResource:
+    """``GET /openapi.json``: the document, serialized once at start-up."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self._body = orjson.dumps(document)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = self._body
+
+
+def _require_json(req: falcon.Request) -> None:
+    media_type = (req.content_type or "").partition(";")[0].strip().lower()
+    if media_type != falcon.MEDIA_JSON:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"Content-Type must be {falcon.MEDIA_JSON}, got {req.content_type or 'none'}",
+        )
+
+
+def _summary(predictions: Sequence[Any], classifier: bool) -> dict[str, Any]:
+    """A bounded summary of many predictions: counts per class, or the range of values."""
+    if classifier:
+        counts: dict[str, int] = {}
+        for value in predictions:
+            counts[str(value)] = counts.get(str(value), 0) + 1
+        return {"counts": counts}
+    return {
+        "min": min(predictions),
+        "mean": sum(predictions) / len(predictions),
+        "max": max(predictions),
+    }

@@ -50,8 +50,11 @@ class Predictor(Model):
             raise InvalidInputError("features must be finite numbers")
         try:
             # Finiteness is checked above; skipping scikit-learn's own check saves ~15%.
-            with sklearn.config_context(assume_finite=numeric):
+            # Finite values near the float limit overflow when scaled: refuse, don't warn.
+            with sklearn.config_context(assume_finite=numeric), np.errstate(over="raise"):
                 return self.pipeline.predict(X)
+        except FloatingPointError as exc:
+            raise InvalidInputError(f"feature values too large for the model ({exc})") from exc
         except ValueError as exc:  # scikit-learn's own input validation
             raise InvalidInputError(str(exc)) from exc
 

@@ -6,8 +6,13 @@ Each version of a model is two files in the models directory::
     <name>-<version>.json       its manifest
 
 Versions are semantic versions. A version exists once its manifest exists; it is
-never overwritten, and its artifact is loaded only after its SHA-256 matches the
-manifest.
+never overwritten. Before an artifact is deserialized it must pass two gates: its
+SHA-256 matches the manifest (integrity), and the manifest's metrics meet the
+thresholds (validity, see `thresholds`).
+
+Which version a server loads is the content of ``<models dir>/SERVING`` when that
+file exists (``serve-version`` writes it), otherwise ``MODEL_VERSION``; either is an
+exact version or ``latest``, the highest release.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import platform
 import subprocess
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -29,9 +35,12 @@ import semver
 
 from .base import Model, ModelT
 from .schema import InputSchema
+from .thresholds import Thresholds, ThresholdsError, read_project_thresholds
 
 MANIFEST_FORMAT = 1
 LATEST = "latest"
+SERVING_FILE = "SERVING"
+"""The file in the models directory that names the version to serve (see `choose`)."""
 
 
 class RegistryError(Exception):
@@ -52,6 +61,10 @@ class ManifestError(RegistryError):
 
 class IntegrityError(RegistryError):
     """An artifact is missing or its SHA-256 differs from its manifest's."""
+
+
+class ValidityError(RegistryError):
+    """A model's metrics fail its thresholds: it is not registered, or not served."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +119,8 @@ class Manifest:
     split: Split
     parameters: dict[str, Any]
     metrics: dict[str, float]
+    thresholds: dict[str, float] = field(default_factory=dict)
+    """The bounds training checked the metrics against (``[tool.mlprod.thresholds]``)."""
     input_schema: InputSchema
     output: Output
     artifact: Artifact
@@ -250,6 +265,7 @@ def save(
     metrics: Mapping[str, float],
     input_schema: InputSchema,
     output: Output,
+    thresholds: Mapping[str, float] | None = None,
 ) -> Manifest:
     """Write a new version's artifact and manifest; refuse an existing version.
 
@@ -280,6 +296,7 @@ def save(
             split=split,
             parameters=model.params(),
             metrics=dict(metrics),
+            thresholds=dict(thresholds or {}),
             input_schema=input_schema,
             output=output,
             artifact=Artifact(file=final_artifact.name, sha256=sha256_file(staged_artifact)),
@@ -298,10 +315,33 @@ def save(
 
 
 def load(
-    models_dir: Path, name: str, requested: str, model_type: type[ModelT]
+    models_dir: Path,
+    name: str,
+    requested: str,
+    model_type: type[ModelT],
+    thresholds: Thresholds | None = None,
 ) -> LoadedModel[ModelT]:
-    """Resolve ``requested`` (``latest`` or a version), verify the artifact, load it."""
+    """Resolve ``requested`` (``latest`` or a version), pass it through `check`, load it."""
     version = resolve_version(models_dir, name, requested)
+    manifest = check(models_dir, name, version, model_type, thresholds)
+    artifact = artifact_path(models_dir, name, version, model_type)
+    return LoadedModel(model=model_type.load(artifact), manifest=manifest)
+
+
+def check(
+    models_dir: Path,
+    name: str,
+    version: str | semver.Version,
+    model_type: type[Model],
+    thresholds: Thresholds | None = None,
+) -> Manifest:
+    """Every gate a version must pass before its artifact is deserialized; its manifest.
+
+    The manifest must describe this name, version and framework; the artifact's SHA-256
+    must match it; its metrics must meet ``thresholds`` (the project's current ones),
+    or, when None (no project file at hand, as in an image), those recorded in the
+    manifest at training. Each failure raises a `RegistryError` naming the file.
+    """
     path = manifest_path(models_dir, name, version)
     manifest = read_manifest(path)
     expected = (name, str(version), model_type.framework)
@@ -316,7 +356,89 @@ def load(
             f"{path}: names artifact {manifest.artifact.file!r}, not {artifact.name!r}"
         )
     verify_artifact(artifact, manifest.artifact.sha256)
-    return LoadedModel(model=model_type.load(artifact), manifest=manifest)
+    gate = thresholds if thresholds is not None else recorded_thresholds(path, manifest)
+    failures = gate.violations(manifest.metrics)
+    if failures:
+        raise ValidityError(
+            f"{path}: {name} {version} fails its thresholds ({gate.source}): "
+            f"{'; '.join(failures)}; refusing to serve it"
+        )
+    return manifest
+
+
+def recorded_thresholds(path: Path, manifest: Manifest) -> Thresholds:
+    """The thresholds training checked ``manifest`` against, as recorded in it."""
+    try:
+        return Thresholds.from_table(manifest.thresholds, source=f"recorded in {path.name}")
+    except ThresholdsError as exc:
+        raise ManifestError(f"{path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The version a server should serve (``latest`` or exact) and what chose it."""
+
+    requested: str
+    source: str
+
+
+def load_chosen(
+    models_dir: Path,
+    name: str,
+    configured: str,
+    model_type: type[ModelT],
+    pyproject: Path | None,
+) -> tuple[LoadedModel[ModelT], Choice]:
+    """What a server loads at start: the version `choose` picks, through every gate.
+
+    The thresholds are the project's, read from ``pyproject`` when that file exists,
+    otherwise those recorded in the manifest (an image has no ``pyproject.toml``).
+    """
+    choice = choose(models_dir, configured)
+    try:
+        thresholds = None if pyproject is None else read_project_thresholds(pyproject)
+    except ThresholdsError as exc:
+        raise RegistryError(str(exc)) from None
+    return load(models_dir, name, choice.requested, model_type, thresholds), choice
+
+
+def serving_path(models_dir: Path) -> Path:
+    return models_dir / SERVING_FILE
+
+
+def choose(models_dir: Path, configured: str, configured_by: str = "MODEL_VERSION") -> Choice:
+    """The version to serve: the one ``<models dir>/SERVING`` names, else ``configured``.
+
+    The file wins because it is how a running server is switched (`record_choice` and a
+    chain reload): the workers' environment is fixed when uWSGI starts.
+    """
+    path = serving_path(models_dir)
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return Choice(requested=configured, source=configured_by)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"{path}: unreadable: {exc}") from None
+    if text != LATEST and not semver.Version.is_valid(text):
+        raise RegistryError(
+            f"{path}: {text!r} is neither {LATEST!r} nor a semantic version; "
+            "rewrite it with `serve-version VERSION` or delete it"
+        )
+    return Choice(requested=text, source=str(path))
+
+
+def record_choice(models_dir: Path, version: str | semver.Version) -> Path:
+    """Write ``version`` to ``<models dir>/SERVING`` atomically: readers see old or new."""
+    path = serving_path(models_dir)
+    staged = _staging_path(path)
+    try:
+        staged.write_text(f"{version}\n", encoding="utf-8")
+        os.replace(staged, path)
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot write it ({exc.strerror or exc})") from None
+    finally:
+        staged.unlink(missing_ok=True)
+    return path
 
 
 def verify_artifact(path: Path, expected_sha256: str) -> None:

@@ -12,7 +12,7 @@ import keyword
 import math
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from sklearn.model_selection import train_test_split
 from . import registry
 from .predictor import Predictor
 from .schema import Feature, InputSchema, Value
+from .thresholds import TABLE, Thresholds, ThresholdsError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,6 +48,8 @@ class ProjectConfig:
     root: Path
     model_name: str
     model_version: str
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    """``[tool.mlprod.thresholds]``: what a model must meet to be registered and served."""
 
 
 @dataclass(frozen=True)
@@ -94,10 +97,13 @@ def train(
     model_name: str,
     version: str,
     seed: int = DEFAULT_SEED,
+    thresholds: Thresholds | None = None,
 ) -> registry.Manifest:
     """Train a new model version on ``data_path`` and register it in ``models_dir``.
 
-    An existing version is refused before any work is done.
+    An existing version is refused before any work is done. A model whose held-out
+    metrics fail ``thresholds`` is not registered (`registry.ValidityError`), so the
+    version stays free for a better model; those it meets are recorded in the manifest.
     """
     registry.ensure_new_version(models_dir, model_name, version, Predictor)
     dataset = read_dataset(data_path)
@@ -110,6 +116,18 @@ def train(
     model = Predictor(categorical_features=dataset.schema.categorical, random_state=seed)
     model.fit(X_train, y_train)
     predicted = model.predict(X_test)
+    metrics = {
+        "accuracy": round(float(accuracy_score(y_test, predicted)), 6),
+        "f1_macro": round(float(f1_score(y_test, predicted, average="macro")), 6),
+    }
+    gate = thresholds if thresholds is not None else Thresholds()
+    failures = gate.violations(metrics)
+    if failures:
+        raise registry.ValidityError(
+            f"{model_name} {version} fails its thresholds ({gate.source}): "
+            f"{'; '.join(failures)}; not registered: improve the model or its data, "
+            "or change the threshold, then train again"
+        )
     return registry.save(
         models_dir,
         model,
@@ -121,12 +139,10 @@ def train(
         split=registry.Split(
             seed=seed, test_size=TEST_SIZE, train_rows=len(y_train), test_rows=len(y_test)
         ),
-        metrics={
-            "accuracy": round(float(accuracy_score(y_test, predicted)), 6),
-            "f1_macro": round(float(f1_score(y_test, predicted, average="macro")), 6),
-        },
+        metrics=metrics,
         input_schema=dataset.schema,
         output=registry.Output(task="classification", classes=np.unique(dataset.y).tolist()),
+        thresholds=gate.to_dict(),
     )
 
 
@@ -142,7 +158,18 @@ def _read_project_config(pyproject: Path) -> ProjectConfig:
         root=pyproject.parent,
         model_name=_required_string(pyproject, table, "model_name"),
         model_version=_required_string(pyproject, table, "model_version"),
+        thresholds=_thresholds(pyproject, table),
     )
+
+
+def _thresholds(pyproject: Path, table: dict[str, object]) -> Thresholds:
+    bounds = table.get("thresholds", {})
+    if not isinstance(bounds, dict):
+        raise ProjectConfigError(f"{pyproject}: {TABLE} must be a table")
+    try:
+        return Thresholds.from_table(bounds, source=f"{TABLE} in {pyproject.name}")
+    except ThresholdsError as exc:
+        raise ProjectConfigError(f"{pyproject}: {exc}") from None
 
 
 def _required_string(pyproject: Path, table: dict[str, object], key: str) -> str:

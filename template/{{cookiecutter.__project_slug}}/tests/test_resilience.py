@@ -1,0 +1,307 @@
+"""uWSGI under trouble: killed workers, a hung request, recycling, and SIGTERM.
+
+Each test starts its own uWSGI from uwsgi.ini with two workers on a free loopback port,
+waits until both workers accept, and stops it by its pid. The hung request comes from a
+test-only model (`stall_model`) saved as an ordinary registry version.
+"""
+
+from __future__ import annotations
+
+import configparser
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import stall_model
+from {{ cookiecutter.__package_name }}.model import registry
+from {{ cookiecutter.__package_name }}.model.predictor import Predictor
+from {{ cookiecutter.__package_name }}.model.registry import Manifest
+from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
+
+LOOPBACK = "127.0.0.1"
+READY_TIMEOUT = 60.0
+INSTANCE = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+BODY = json.dumps({"instances": [INSTANCE]})
+STALLING_BODY = json.dumps({"instances": [{**INSTANCE, "sepal_length": stall_model.STALL_AT}]})
+TESTS = Path(__file__).parent
+
+
+@dataclass
+class Server:
+    """A running uWSGI master, its ports and its log."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    stats_port: int
+    log: Path
+
+    def workers(self) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"http://{LOOPBACK}:{self.stats_port}", timeout=5) as answer:
+            return json.loads(answer.read())["workers"]
+
+    def wait_until_all_accept(self, *, other_than: Sequence[int] = ()) -> list[int]:
+        """Wait until every worker has loaded the app; their pids (none of `other_than`)."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"uWSGI exited with {self.process.returncode}:\n{self.tail()}")
+            try:
+                workers = self.workers()
+            except OSError:
+                workers = []
+            pids = [worker["pid"] for worker in workers]
+            if (
+                workers
+                and all(worker["accepting"] and worker["pid"] > 0 for worker in workers)
+                and not set(pids) & set(other_than)
+            ):
+                return pids
+            time.sleep(0.2)
+        pytest.fail(f"the workers did not all accept within {READY_TIMEOUT:.0f} s:\n{self.tail()}")
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:]
+
+
+@dataclass
+class Load:
+    """Clients sending predictions until told to stop; what they saw."""
+
+    port: int
+    clients: int = 4
+    ok: int = 0
+    errors: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.ok + len(self.errors)
+
+    def run(self) -> None:
+        """One client: one connection, reopened whenever the server says it will close it."""
+        connection = http.client.HTTPConnection(LOOPBACK, self.port, timeout=30)
+        headers = {"Content-Type": "application/json"}
+        while not self._stop.is_set():
+            try:
+                connection.request("POST", "/v1/predict", BODY, headers)
+                response = connection.getresponse()
+                response.read()
+                outcome = None if response.status == 200 else f"HTTP {response.status}"
+            except (OSError, http.client.HTTPException) as error:
+                connection.close()
+                outcome = type(error).__name__
+            with self._lock:
+                if outcome is None:
+                    self.ok += 1
+                else:
+                    self.errors.append(outcome)
+        connection.close()
+
+    def __enter__(self) -> Load:
+        self._threads = [threading.Thread(target=self.run) for _ in range(self.clients)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+
+    def wait_for(self, requests: int, timeout: float = 60.0) -> None:
+        """Until `requests` more have been answered or have failed."""
+        target, deadline = self.total + requests, time.monotonic() + timeout
+        while self.total < target and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.total >= target, f"only {self.total} of {target} requests in {timeout} s"
+
+
+def find_uwsgi() -> str:
+    found = shutil.which("uwsgi", path=str(Path(sys.executable).parent)) or shutil.which("uwsgi")
+    if found is None:
+        pytest.skip("uwsgi is not installed (it comes with the `api` extra)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])
+
+
+def mercy(project: ProjectConfig) -> float:
+    """`worker-reload-mercy` from uwsgi.ini: how long a stopping worker may take."""
+    ini = configparser.ConfigParser(strict=False, interpolation=None)
+    ini.read(project.root / "uwsgi.ini")
+    return float(ini["uwsgi"]["worker-reload-mercy"])
+
+
+@pytest.fixture
+def serve(project: ProjectConfig, tmp_path: Path, manifest: Manifest) -> Iterator[Any]:
+    """Start uWSGI from uwsgi.ini with two workers; every server is stopped at the end."""
+    uwsgi = find_uwsgi()
+    started: list[Server] = []
+
+    def start(
+        models_dir: Path, env: Mapping[str, str] | None = None, args: Sequence[str] = ()
+    ) -> Server:
+        port, stats_port = free_port(), free_port()
+        environ = {key: value for key, value in os.environ.items() if not key.startswith("UWSGI_")}
+        environ |= {
+            "HOST": LOOPBACK,
+            "PORT": str(port),
+            "STATS_PORT": str(stats_port),
+            "UWSGI_PROCESSES": "2",
+            "MODELS_DIR": str(models_dir),
+            "MODEL_NAME": manifest.name,
+            "MODEL_VERSION": manifest.version,
+            "PROMETHEUS_MULTIPROC_DIR": str(Path(tmp_path / f"metrics-{port}")),
+            "LOG_LEVEL": "WARNING",  # thousands of requests: keep the log to what matters
+            **(env or {}),
+        }
+        Path(environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir()
+        log = tmp_path / f"uwsgi-{port}.log"
+        with log.open("wb") as output:
+            process = subprocess.Popen(
+                [uwsgi, "--ini", str(project.root / "uwsgi.ini"), *args],
+                cwd=project.root,
+                env=environ,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        server = Server(process=process, port=port, stats_port=stats_port, log=log)
+        started.append(server)
+        server.wait_until_all_accept()
+        return server
+
+    yield start
+    for server in started:
+        if server.process.poll() is None:
+            server.process.kill()  # the master; its workers exit when it is gone
+            server.process.wait()
+
+
+@pytest.fixture
+def stalling_models_dir(models_dir: Path, manifest: Manifest, tmp_path: Path) -> Path:
+    """A registry holding the session's model version, made to hang on `stall_model.STALL_AT`."""
+    predictor = Predictor.load(models_dir / manifest.artifact.file)
+    predictor.pipeline = stall_model.stalling(predictor.pipeline)
+    stalled = tmp_path / "stalling-models"
+    registry.save(
+        stalled,
+        predictor,
+        name=manifest.name,
+        version=manifest.version,
+        data=manifest.data,
+        split=manifest.split,
+        metrics=manifest.metrics,
+        input_schema=manifest.input_schema,
+        output=manifest.output,
+        thresholds=manifest.thresholds,
+    )
+    return stalled
+
+
+def post(port: int, body: str, timeout: float = 30.0) -> int | str:
+    """One prediction on a new connection: the status, or the error's name."""
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
+    try:
+        connection.request("POST", "/v1/predict", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException) as error:
+        return type(error).__name__
+    finally:
+        connection.close()
+
+
+def test_a_worker_killed_under_load_is_replaced_and_only_its_request_fails(
+    serve: Any, models_dir: Path, record_property: Any
+) -> None:
+    server = serve(models_dir)
+    victim = server.workers()[0]["pid"]
+    with Load(server.port) as load:
+        load.wait_for(200)
+        os.kill(victim, signal.SIGKILL)
+        pids = server.wait_until_all_accept(other_than=[victim])
+        load.wait_for(200)
+    record_property("sigkill_errors", len(load.errors))
+    print(f"SIGKILL under load: {load.total} requests, {len(load.errors)} failed: {load.errors}")
+    assert victim not in pids
+    assert len(pids) == 2
+    # One worker, one thread: the request it was serving is the only one it can take down.
+    assert len(load.errors) <= 1, load.errors
+    assert "killed by signal 9" in server.tail()
+
+
+def test_a_hung_request_is_killed_by_harakiri_while_the_other_worker_answers(
+    serve: Any, stalling_models_dir: Path
+) -> None:
+    harakiri = 2
+    server = serve(
+        stalling_models_dir,
+        env={"UWSGI_HARAKIRI": str(harakiri), "PYTHONPATH": str(TESTS)},
+    )
+    outcome: list[int | str] = []
+    started = time.monotonic()
+    hung = threading.Thread(target=lambda: outcome.append(post(server.port, STALLING_BODY)))
+    hung.start()
+    answered = []
+    while hung.is_alive() and time.monotonic() - started < 60:
+        answered.append(post(server.port, BODY))
+    hung.join(timeout=5)
+    elapsed = time.monotonic() - started
+    assert len(outcome) == 1
+    assert outcome[0] != 200, outcome  # its worker died: no answer
+    assert harakiri <= elapsed < 60, elapsed
+    assert answered
+    assert set(answered) == {200}, answered
+    assert "HARAKIRI" in server.tail()
+    server.wait_until_all_accept()
+    assert post(server.port, BODY) == 200
+
+
+def test_clients_see_no_reset_when_workers_recycle(serve: Any, models_dir: Path) -> None:
+    """Each response says `Connection: close`, so no client reuses a connection that dies."""
+    server = serve(models_dir, args=["--max-requests", "30", "--min-worker-lifetime", "1"])
+    with Load(server.port, clients=2) as load:
+        deadline = time.monotonic() + 60
+        while server.tail().count("Respawned uWSGI worker") < 2 and time.monotonic() < deadline:
+            load.wait_for(50)
+    assert server.tail().count("Respawned uWSGI worker") >= 2
+    assert load.errors == [], load.errors
+
+
+def test_sigterm_stops_the_server_cleanly_within_the_mercy_period(
+    serve: Any, models_dir: Path, project: ProjectConfig
+) -> None:
+    server = serve(models_dir)
+    pids = [worker["pid"] for worker in server.workers()]
+    assert post(server.port, BODY) == 200
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+    returncode = server.process.wait(timeout=mercy(project) + 10)
+    elapsed = time.monotonic() - started
+    assert returncode == 0, server.tail()
+    assert elapsed < mercy(project), elapsed
+    assert "goodbye to uWSGI" in server.tail()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)

@@ -1,0 +1,169 @@
+"""The validity gate: [tool.mlprod.thresholds] is parsed strictly and checked by training."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.__package_name }} import cli
+from {{ cookiecutter.__package_name }}.model.registry import Manifest, ValidityError
+from {{ cookiecutter.__package_name }}.model.thresholds import (
+    Bound,
+    Thresholds,
+    ThresholdsError,
+    read_project_thresholds,
+)
+from {{ cookiecutter.__package_name }}.model.train import (
+    ProjectConfig,
+    ProjectConfigError,
+    find_project_config,
+    train,
+)
+
+SOURCE = "[tool.mlprod.thresholds] in pyproject.toml"
+METRICS = {"accuracy": 0.9, "log_loss": 0.3}
+
+
+def write_pyproject(directory: Path, thresholds: str) -> Path:
+    path = directory / "pyproject.toml"
+    path.write_text(
+        '[tool.mlprod]\nmodel_name = "iris"\nmodel_version = "1.0.0"\n\n'
+        f"[tool.mlprod.thresholds]\n{thresholds}"
+    )
+    return path
+
+
+def test_min_and_max_bounds_are_parsed_from_their_keys() -> None:
+    thresholds = Thresholds.from_table({"min_accuracy": 0.9, "max_log_loss": 1}, SOURCE)
+    assert thresholds.bounds == (
+        Bound(key="min_accuracy", kind="min", metric="accuracy", limit=0.9),
+        Bound(key="max_log_loss", kind="max", metric="log_loss", limit=1.0),
+    )
+    assert thresholds.to_dict() == {"min_accuracy": 0.9, "max_log_loss": 1.0}
+    assert thresholds.describe() == "min_accuracy 0.9, max_log_loss 1.0"
+
+
+@pytest.mark.parametrize(
+    ("table", "failures"),
+    [
+        ({"min_accuracy": 0.9, "max_log_loss": 0.3}, []),
+        ({"min_accuracy": 0.95}, ["accuracy 0.9 < min_accuracy 0.95"]),
+        ({"max_log_loss": 0.25}, ["log_loss 0.3 > max_log_loss 0.25"]),
+        (
+            {"min_accuracy": 1, "max_log_loss": 0},
+            ["accuracy 0.9 < min_accuracy 1.0", "log_loss 0.3 > max_log_loss 0.0"],
+        ),
+        (
+            {"min_auc": 0.8},
+            ["min_auc: no metric 'auc' to check (the model has accuracy, log_loss)"],
+        ),
+    ],
+    ids=["met-at-the-limit", "below-min", "above-max", "both", "unknown-metric"],
+)
+def test_each_failed_bound_names_its_metric(table: dict[str, float], failures: list[str]) -> None:
+    assert Thresholds.from_table(table, SOURCE).violations(METRICS) == failures
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"accuracy": 0.9}, "accuracy: name a bound min_<metric> or max_<metric>"),
+        ({"min_": 0.9}, "min_: name a bound min_<metric> or max_<metric>"),
+        ({"min_accuracy": "high"}, "min_accuracy: must be a finite number, got 'high'"),
+        ({"min_accuracy": True}, "min_accuracy: must be a finite number, got True"),
+        ({"max_log_loss": float("inf")}, "max_log_loss: must be a finite number, got inf"),
+    ],
+    ids=["no-prefix", "no-metric", "string", "boolean", "infinite"],
+)
+def test_a_bad_bound_is_refused_naming_its_key(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ThresholdsError, match=f"^\\[tool.mlprod.thresholds\\] {message}"):
+        Thresholds.from_table(table, SOURCE)
+
+
+def test_the_project_config_carries_its_thresholds(tmp_path: Path) -> None:
+    write_pyproject(tmp_path, "min_accuracy = 0.8\n")
+    assert find_project_config(tmp_path).thresholds == Thresholds(
+        bounds=(Bound("min_accuracy", "min", "accuracy", 0.8),), source=SOURCE
+    )
+
+
+def test_a_bad_threshold_in_the_project_is_refused_naming_the_file(tmp_path: Path) -> None:
+    pyproject = write_pyproject(tmp_path, "accuracy = 0.8\n")
+    with pytest.raises(ProjectConfigError) as excinfo:
+        find_project_config(tmp_path)
+    assert str(excinfo.value) == (
+        f"{pyproject}: [tool.mlprod.thresholds] accuracy: "
+        "name a bound min_<metric> or max_<metric>, e.g. min_accuracy"
+    )
+
+
+def test_thresholds_that_are_not_a_table_are_refused(tmp_path: Path) -> None:
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[tool.mlprod]\nmodel_name = "iris"\nmodel_version = "1.0.0"\n')
+    pyproject.write_text(pyproject.read_text() + "thresholds = 0.9\n")
+    with pytest.raises(ProjectConfigError, match=r"\[tool.mlprod.thresholds\] must be a table"):
+        find_project_config(tmp_path)
+
+
+def test_the_server_reads_no_thresholds_from_a_missing_or_foreign_pyproject(
+    tmp_path: Path,
+) -> None:
+    assert read_project_thresholds(tmp_path / "pyproject.toml") is None
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'other'\n")
+    assert read_project_thresholds(tmp_path / "pyproject.toml") is None
+
+
+def test_the_generated_project_sets_a_minimum_accuracy(project: ProjectConfig) -> None:
+    assert project.thresholds.to_dict() == {"min_accuracy": 0.9}
+
+
+# Training ---------------------------------------------------------------------------------
+
+
+def test_training_records_the_thresholds_it_checked(
+    tmp_path: Path, data_path: Path, project: ProjectConfig
+) -> None:
+    manifest = train(data_path, tmp_path, "iris", "1.0.0", seed=0, thresholds=project.thresholds)
+    assert manifest.thresholds == {"min_accuracy": 0.9}
+
+
+def test_training_registers_no_model_below_a_threshold(tmp_path: Path, data_path: Path) -> None:
+    thresholds = Thresholds.from_table({"min_accuracy": 0.99}, SOURCE)
+    with pytest.raises(ValidityError) as excinfo:
+        train(data_path, tmp_path / "models", "iris", "1.0.0", seed=0, thresholds=thresholds)
+    assert str(excinfo.value) == (
+        f"iris 1.0.0 fails its thresholds ({SOURCE}): accuracy 0.966667 < min_accuracy 0.99; "
+        "not registered: improve the model or its data, or change the threshold, "
+        "then train again"
+    )
+    assert not (tmp_path / "models").exists()
+
+
+def test_cli_train_reports_a_failed_threshold_in_one_line_and_writes_nothing(
+    tmp_path: Path,
+    data_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_pyproject(tmp_path, "min_accuracy = 0.95\nmin_f1_macro = 0.9\n")
+    shutil.copytree(data_path.parent, tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["train"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        f"error: iris 1.0.0 fails its thresholds ({SOURCE}): "
+        "accuracy 0.933333 < min_accuracy 0.95; not registered: improve the model or its "
+        "data, or change the threshold, then train again\n"
+    )
+    assert not (tmp_path / "models").exists()
+
+
+def test_a_model_meeting_its_thresholds_exactly_is_registered(
+    tmp_path: Path, data_path: Path, manifest: Manifest
+) -> None:
+    exact = Thresholds.from_table({"min_accuracy": manifest.metrics["accuracy"]}, SOURCE)
+    trained = train(data_path, tmp_path, "iris", "1.0.0", seed=0, thresholds=exact)
+    assert trained.metrics == manifest.metrics
