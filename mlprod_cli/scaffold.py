@@ -112,10 +112,7 @@ def render(
     complete, so a failure leaves nothing behind. An existing project is refused
     unless `overwrite`, which writes the template's files over it and keeps the rest.
     """
-    # cookiecutter's own entry point would prompt again and import its download machinery;
-    # the answers are complete, so this calls the generator it ends in.
     from cookiecutter.exceptions import CookiecutterException
-    from cookiecutter.generate import generate_files
 
     slug = str(answers["__project_slug"])
     target = output_dir / slug
@@ -131,28 +128,8 @@ def render(
     created = _make_dirs(output_dir)
     try:
         with tempfile.TemporaryDirectory(prefix=f".{slug}-", dir=output_dir) as scratch_name:
-            scratch = Path(scratch_name)
-            template = stage(source, scratch / "stage")
+            rendered = render_tree(source, answers, Path(scratch_name))
             given = {key: answers[key] for key in public_keys(answers)}
-            context = {
-                "cookiecutter": {
-                    **answers,
-                    "_template": str(template),
-                    "_output_dir": str(scratch / "out"),
-                    "_repo_dir": str(template),
-                    "_checkout": None,
-                },
-                "_cookiecutter": given,
-            }
-            with _temporary_files_in(scratch):
-                rendered = Path(
-                    generate_files(
-                        repo_dir=str(template),
-                        context=context,
-                        output_dir=str(scratch / "out"),
-                        accept_hooks=True,
-                    )
-                )
             Provenance(
                 mlprod_version=__version__, template_version=__version__, answers=given
             ).write(rendered)
@@ -172,6 +149,40 @@ def render(
         _remove(created)
         raise
     return Project(path=target, slug=slug, package=str(answers["__package_name"]))
+
+
+def render_tree(source: TemplateSource, answers: Mapping[str, Any], scratch: Path) -> Path:
+    """Render the template into `scratch` and return the rendered project folder.
+
+    `scratch` is an empty folder the caller owns and removes: the staged template, the
+    output and cookiecutter's temporary hook scripts all go there. `mlprod new` moves
+    the result into place; `mlprod update` renders two versions this way and merges them.
+    Raises cookiecutter's exceptions when the template cannot be rendered.
+    """
+    # cookiecutter's own entry point would prompt again and import its download machinery;
+    # the answers are complete, so this calls the generator it ends in.
+    from cookiecutter.generate import generate_files
+
+    template = stage(source, scratch / "stage")
+    context = {
+        "cookiecutter": {
+            **answers,
+            "_template": str(template),
+            "_output_dir": str(scratch / "out"),
+            "_repo_dir": str(template),
+            "_checkout": None,
+        },
+        "_cookiecutter": {key: answers[key] for key in public_keys(answers)},
+    }
+    with _temporary_files_in(scratch):
+        return Path(
+            generate_files(
+                repo_dir=str(template),
+                context=context,
+                output_dir=str(scratch / "out"),
+                accept_hooks=True,
+            )
+        )
 
 
 @contextmanager

@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+# Byte code (pip compiles an installed template) and tool caches (a developer running ruff
+# or pytest inside template/) must never reach a generated project.
+_IGNORED = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", "*.pyo", ".ruff_cache", ".pytest_cache", ".mypy_cache"
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,11 @@ class TemplateSource:
             for key, value in self.context().items()
             if not key.startswith("_") and isinstance(value, list)
         }
+
+
+def is_packaged() -> bool:
+    """Whether this mlprod runs from an installed wheel (not from a checkout)."""
+    return (_PACKAGE_DIR / "_template" / "cookiecutter.json").is_file()
 
 
 def bundled_template() -> TemplateSource:

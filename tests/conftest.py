@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,9 @@ from typer.testing import CliRunner
 from mlprod_cli.template import TemplateSource, bundled_template, stage
 
 DEFAULT_SLUG = "iris-classifier"
+
+# Template versions and projects made from an old one, shared by the update tests here and in cli/.
+pytest_plugins = ["template_versions"]
 
 
 @pytest.fixture(scope="session")
@@ -28,8 +32,12 @@ def staged_template(
 
 
 @pytest.fixture
-def bake(cookies: Any, staged_template: Path) -> Callable[..., Any]:
+def bake(
+    cookies: Any, staged_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Any]:
     """Bake the staged template with pytest-cookies (hooks included)."""
+    # cookiecutter leaves each rendered hook script behind as a temporary file: keep them here.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
     def _bake(**answers: Any) -> Any:
         return cookies.bake(extra_context=answers, template=str(staged_template))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mlprod_cli import __version__
 from mlprod_cli.environment import find_uv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,8 +50,10 @@ def test_wheel_lays_the_hooks_beside_the_template(wheel: Path) -> None:
 
 
 def test_wheel_installed_mlprod_renders_the_same_project_as_the_checkout(
-    wheel: Path, tmp_path: Path
+    wheel: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The installed mlprod keeps its template for later updates: here, not in ~/.cache.
+    monkeypatch.setenv("MLPROD_CACHE_DIR", str(tmp_path / "cache"))
     uv = find_uv()
     assert uv
     venv = tmp_path / "venv"
@@ -74,9 +77,34 @@ def test_wheel_installed_mlprod_renders_the_same_project_as_the_checkout(
     )
     assert str(ROOT) not in installed
 
-    run(venv / "bin/mlprod", "new", "--no-input", "-o", tmp_path / "from-wheel", "--set", NAME)
+    # --no-git: the two first commits would differ in their timestamps, hence their objects.
+    run(
+        venv / "bin/mlprod",
+        "new",
+        "--no-input",
+        "--no-git",
+        "-o",
+        tmp_path / "from-wheel",
+        "--set",
+        NAME,
+    )
     checkout_mlprod = Path(sys.executable).parent / "mlprod"
-    run(checkout_mlprod, "new", "--no-input", "-o", tmp_path / "from-checkout", "--set", NAME)
+    run(
+        checkout_mlprod,
+        "new",
+        "--no-input",
+        "--no-git",
+        "-o",
+        tmp_path / "from-checkout",
+        "--set",
+        NAME,
+    )
+    cached = tmp_path / "cache" / "templates" / __version__
+    assert sorted(path.name for path in cached.iterdir()) == [
+        "cookiecutter.json",
+        "hooks",
+        "{{cookiecutter.__project_slug}}",
+    ]
 
     from_wheel = tmp_path / "from-wheel" / "credit-risk-scorer"
     from_checkout = tmp_path / "from-checkout" / "credit-risk-scorer"

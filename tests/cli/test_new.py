@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,27 @@ from typer.testing import CliRunner, Result
 
 from mlprod_cli import __version__
 from mlprod_cli.main import app
+
+
+@pytest.fixture(autouse=True)
+def git_without_identity(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git with no user or system configuration: no identity, no signing, no hooks."""
+    empty = tmp_path_factory.mktemp("gitconfig") / "empty.gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for variable in ("NAME", "EMAIL"):
+        for role in ("AUTHOR", "COMMITTER"):
+            monkeypatch.delenv(f"GIT_{role}_{variable}", raising=False)
+    monkeypatch.delenv("EMAIL", raising=False)
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(folder), *args], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def new(runner: CliRunner, *args: str, answers: str | None = None) -> Result:
@@ -30,6 +52,7 @@ def test_no_input_makes_the_project_named_after_the_project_name(
     assert (project / "src" / "credit_risk_scorer" / "__init__.py").is_file()
     assert result.stdout == (
         f"Created credit-risk-scorer in {project}\n"
+        "Initialised a git repository in it and committed the generated files\n"
         "\n"
         "Next steps:\n"
         "  cd out/credit-risk-scorer\n"
@@ -43,6 +66,85 @@ def test_no_input_takes_every_default(runner: CliRunner, tmp_path: Path) -> None
     result = new(runner, "--no-input", "-o", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert [path.name for path in tmp_path.iterdir()] == ["iris-classifier"]
+
+
+def test_the_project_is_a_git_repository_with_the_generated_files_committed(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    result = new(runner, "--no-input", "-o", str(tmp_path), "--set", "author_name=Ada Lovelace")
+    assert result.exit_code == 0, result.output
+    project = tmp_path / "iris-classifier"
+    assert git(project, "status", "--porcelain") == ""
+    # git has no identity here, so the commit is the project's author's, for this commit only.
+    assert git(project, "log", "--format=%an <%ae>|%cn <%ce>|%s") == (
+        "Ada Lovelace <you@example.com>|Ada Lovelace <you@example.com>|"
+        f"Initial commit from the mlprod {__version__} template\n"
+    )
+    assert ".mlprod.json" in git(project, "ls-files").splitlines()
+    assert not (project / ".git" / "config").read_text().count("[user]")
+
+
+def test_the_first_commit_is_the_users_when_git_knows_them(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_AUTHOR_NAME", "Grace Hopper")
+    monkeypatch.setenv("GIT_AUTHOR_EMAIL", "grace@example.org")
+    monkeypatch.setenv("GIT_COMMITTER_NAME", "Grace Hopper")
+    monkeypatch.setenv("GIT_COMMITTER_EMAIL", "grace@example.org")
+    result = new(runner, "--no-input", "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    author = git(tmp_path / "iris-classifier", "log", "--format=%an <%ae>")
+    assert author == "Grace Hopper <grace@example.org>\n"
+
+
+def test_no_git_makes_no_repository(runner: CliRunner, tmp_path: Path) -> None:
+    result = new(runner, "--no-input", "-o", str(tmp_path), "--no-git")
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "iris-classifier" / ".git").exists()
+    assert result.stdout.startswith(
+        f"Created iris-classifier in {tmp_path / 'iris-classifier'}\n\n"
+    )
+
+
+def test_a_project_inside_a_repository_is_left_to_it(runner: CliRunner, tmp_path: Path) -> None:
+    git(tmp_path, "init", "--quiet")
+    result = new(runner, "--no-input", "-o", str(tmp_path / "models"))
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "models" / "iris-classifier" / ".git").exists()
+    assert (
+        result.stdout.splitlines()[1]
+        == f"It is inside the git repository {tmp_path}: commit it there"
+    )
+
+
+def test_without_git_the_project_is_made_all_the_same(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "no-such-bin"))
+    result = new(runner, "--no-input", "-o", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == "git is not installed, so it is not a git repository"
+    assert not (tmp_path / "iris-classifier" / ".git").exists()
+
+
+def test_a_failing_first_commit_is_a_warning(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hooks = tmp_path / "hooks"
+    hooks.mkdir()
+    (hooks / "pre-commit").write_text("#!/bin/sh\necho 'error: no commits today' >&2\nexit 1\n")
+    (hooks / "pre-commit").chmod(0o755)
+    monkeypatch.setenv("GIT_CONFIG_COUNT", "1")
+    monkeypatch.setenv("GIT_CONFIG_KEY_0", "core.hooksPath")
+    monkeypatch.setenv("GIT_CONFIG_VALUE_0", str(hooks))
+    result = new(runner, "--no-input", "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "mlprod: warning: the first git commit failed (error: no commits today); "
+        "the files are staged in a new repository, commit them yourself\n"
+    )
+    project = tmp_path / "out" / "iris-classifier"
+    assert "A  README.md" in git(project, "status", "--porcelain").splitlines()
 
 
 def test_records_provenance_of_the_project(runner: CliRunner, tmp_path: Path) -> None:

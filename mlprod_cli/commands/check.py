@@ -1,0 +1,63 @@
+"""`mlprod check`: is the project's template behind the installed mlprod's?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlprod_cli.errors import reported
+
+
+def check(
+    project_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--project",
+            help="The project's folder (default: the nearest one holding the current folder).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a sentence.")
+    ] = False,
+) -> None:
+    """Say whether the project was made from an older template than this mlprod's.
+
+    Exit codes: 0 current, 3 behind (run `mlprod update`), 1 on an error, so a CI job
+    can flag projects that missed template fixes.
+    """
+    import json
+
+    from mlprod_cli.project import find_project, load_project
+    from mlprod_cli.provenance import Provenance
+    from mlprod_cli.updating import EXIT_BEHIND, status
+
+    with reported():
+        project = load_project(project_dir) if project_dir else find_project(Path.cwd())
+        found = status(Provenance.read(project.root))
+    if as_json:
+        report = {
+            "project": str(project.root),
+            "status": "behind" if found.behind else "current",
+            "template_version": found.recorded,
+            "installed_version": found.installed,
+            "pending_update": found.pending,
+        }
+        typer.echo(json.dumps(report, indent=2))
+    elif found.behind:
+        typer.echo(
+            f"{project.slug} is behind: made from template {found.recorded}, "
+            f"and mlprod {found.installed} has template {found.installed}; "
+            "run `mlprod update` to bring its changes in"
+        )
+        if found.pending:
+            typer.echo(
+                f"An update to template {found.pending} is waiting on its conflicts: resolve "
+                "them, then run `mlprod update` again"
+            )
+    else:
+        typer.echo(f"{project.slug} is current: template {found.recorded}")
+    if found.behind:
+        raise typer.Exit(EXIT_BEHIND)

@@ -1,0 +1,151 @@
+"""Two (and three) versions of the template, and projects made from the oldest, for update tests.
+
+A pytest plugin (registered in conftest.py) so that tests/ and tests/cli/ share it.
+The versions live in a template cache laid out as mlprod keeps it
+(`<cache>/templates/<version>/`), so `MLPROD_CACHE_DIR=<cache>` makes the real
+`mlprod update` find them without a network:
+
+- 0.0.1: the bundled template as it is, plus a small binary file `data/sample.bin`;
+- 0.0.2: 0.0.1 changed in known ways: the uwsgi.ini `harakiri` setting, the README's
+  first line, a line added to the Dockerfile, a new file `docs/runbook.md`, `tox.ini`
+  removed, and new bytes in `data/sample.bin`;
+- 0.0.3: 0.0.2 with `uwsgi.ini` moved to `deploy/uwsgi.ini` (for the migration tests).
+
+The versions are below the installed mlprod's, as released templates would be.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlprod_cli.git_init import Outcome, initialise
+from mlprod_cli.provenance import Provenance
+from mlprod_cli.scaffold import gather_answers, render
+from mlprod_cli.template import bundled_template, stage
+from mlprod_cli.template_store import TemplateStore
+
+OLD, NEW, MOVED = "0.0.1", "0.0.2", "0.0.3"
+SLUG = "iris-classifier"
+PACKAGE = "iris_classifier"
+NEW_HARAKIRI = "harakiri = 17"
+NEW_TITLE = "# Iris Classifier: the service"
+DOCKERFILE_LINE = "# hardened in template 0.0.2"
+RUNBOOK = "# Iris Classifier runbook\n"
+OLD_BYTES = b"\x00\x01old"
+NEW_BYTES = b"\x00\x02new"
+PROJECT_DIR = "{{cookiecutter.__project_slug}}"
+
+
+def git(folder: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(folder), *args], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under `root` but git's own, with its content: a snapshot to compare."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and ".git" not in path.relative_to(root).parts
+    }
+
+
+def _replace_once(path: Path, pattern: str, replacement: str) -> None:
+    text, count = re.subn(pattern, replacement, path.read_text(), count=1, flags=re.M)
+    assert count == 1, f"fixture anchor {pattern!r} is missing from {path}"
+    path.write_text(text)
+
+
+def _make_versions(templates: Path) -> None:
+    staging = templates / "staging"
+    old = stage(bundled_template(), staging).rename(templates / OLD)
+    staging.rmdir()
+    (old / PROJECT_DIR / "data" / "sample.bin").write_bytes(OLD_BYTES)
+
+    new = templates / NEW
+    shutil.copytree(old, new)
+    project = new / PROJECT_DIR
+    _replace_once(project / "uwsgi.ini", r"^harakiri = \d+$", NEW_HARAKIRI)
+    _replace_once(project / "README.md", r"\A.*$", "# {{ cookiecutter.project_name }}: the service")
+    with (project / "Dockerfile").open("a") as dockerfile:
+        dockerfile.write(f"{DOCKERFILE_LINE}\n")
+    (project / "docs").mkdir()
+    (project / "docs" / "runbook.md").write_text("# {{ cookiecutter.project_name }} runbook\n")
+    (project / "tox.ini").unlink()
+    (project / "data" / "sample.bin").write_bytes(NEW_BYTES)
+
+    moved = templates / MOVED
+    shutil.copytree(new, moved)
+    (moved / PROJECT_DIR / "deploy").mkdir()
+    (moved / PROJECT_DIR / "uwsgi.ini").rename(moved / PROJECT_DIR / "deploy" / "uwsgi.ini")
+
+
+def make_template_cache(cache: Path) -> Path:
+    """Fill `cache` with versions 0.0.1, 0.0.2 and 0.0.3, from the bundled template as it is now."""
+    (cache / "templates").mkdir(parents=True)
+    _make_versions(cache / "templates")
+    return cache
+
+
+def make_old_project(cache: Path, output: Path) -> Path:
+    """A project made from template 0.0.1 of `cache` in `output`, committed to git."""
+    source = TemplateStore(cache).get(OLD)
+    answers = gather_answers(source, {}, {}, no_input=True)
+    project = render(source, answers, output).path
+    Provenance(OLD, OLD, Provenance.read(project).answers).write(project)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+        patch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+        done = initialise(project, "Made from template 0.0.1", "Test", "test@example.com")
+    assert done.outcome is Outcome.COMMITTED, done.detail
+    return project
+
+
+@pytest.fixture(scope="session")
+def template_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template cache holding versions 0.0.1, 0.0.2 and 0.0.3."""
+    return make_template_cache(tmp_path_factory.mktemp("cache"))
+
+
+@pytest.fixture
+def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An identity, and no user or system configuration (signing, hooks) in the way."""
+    empty = tmp_path_factory.mktemp("gitconfig") / "empty.gitconfig"
+    empty.write_text("")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "Test")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.com")
+
+
+@pytest.fixture(scope="session")
+def pristine_project(template_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project made from template 0.0.1 and committed; copy it, never change it."""
+    return make_old_project(template_cache, tmp_path_factory.mktemp("pristine"))
+
+
+@pytest.fixture
+def old_project(
+    pristine_project: Path,
+    tmp_path: Path,
+    isolated_git: None,
+    monkeypatch: pytest.MonkeyPatch,
+    template_cache: Path,
+) -> Path:
+    """A fresh copy of the 0.0.1 project, in a clean git repository, with the cache in use."""
+    project = tmp_path / SLUG
+    shutil.copytree(pristine_project, project, symlinks=True)
+    monkeypatch.setenv("MLPROD_CACHE_DIR", str(template_cache))
+    return project
+
+
+def commit(project: Path, message: str = "Our own edits") -> None:
+    git(project, "add", "--all")
+    git(project, "commit", "--quiet", "-m", message)
