@@ -71,11 +71,24 @@ def running(
     """Serve the project under uWSGI on a free loopback port; yield its base URL.
 
     The server's output goes to a temporary log whose tail is quoted if it fails to
-    become ready within `timeout` seconds. It is stopped, by process id, on exit.
+    become ready within `timeout` seconds. It is stopped, by process id, on exit, and
+    its metrics folder removed.
     """
     port = free_port()
-    environ = {**os.environ, "HOST": LOOPBACK, "PORT": str(port), **(env or {})}
-    with tempfile.TemporaryFile(mode="w+b") as log:
+    with (
+        tempfile.TemporaryFile(mode="w+b") as log,
+        tempfile.TemporaryDirectory(prefix="mlprod-metrics-") as metrics,
+    ):
+        # STATS_PORT too: uWSGI's default (PORT + 1) may be taken by another server. The
+        # Prometheus files go to a folder that goes with the server.
+        environ = {
+            **os.environ,
+            "HOST": LOOPBACK,
+            "PORT": str(port),
+            "STATS_PORT": str(free_port()),
+            "PROMETHEUS_MULTIPROC_DIR": metrics,
+            **(env or {}),
+        }
         process = subprocess.Popen(
             [str(uwsgi), "--ini", str(project_dir / "uwsgi.ini")],
             cwd=project_dir,
