@@ -1,0 +1,117 @@
+"""Gates tier for `mlprod package`: a generated, installed, trained project, packaged for real.
+
+`sha256sum -c` accepts what it wrote. With a container engine (always in CI, where
+`.ci/run` starts one) it builds the image once, and the project's own container test runs
+against that image: it starts, turns healthy and answers a prediction. Slow.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from mlprod_cli import environment
+from mlprod_cli.main import app
+from mlprod_cli.packaging import engine_problem
+
+pytestmark = pytest.mark.slow
+
+SLUG = "credit-risk-scorer"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    output = tmp_path_factory.mktemp("package-gates")
+    result = CliRunner().invoke(
+        app, ["new", "--no-input", "-o", str(output), "--set", "project_name=Credit Risk Scorer"]
+    )
+    assert result.exit_code == 0, result.output
+    return output / SLUG
+
+
+@pytest.fixture(scope="module")
+def bin_dir(project: Path) -> Path:
+    return environment.create(project).parent
+
+
+@pytest.fixture(scope="module")
+def packaged(project: Path, bin_dir: Path) -> dict[str, Any]:
+    """`mlprod package --json` after training; with --image whenever an engine answers."""
+    trained = subprocess.run(
+        [str(bin_dir / SLUG), "train"], cwd=project, capture_output=True, text=True, check=False
+    )
+    assert trained.returncode == 0, trained.stderr
+    problem = engine_problem()
+    if problem and IN_CI:
+        pytest.fail(f"CI=true but no container engine: {problem} (.ci/run starts one)")
+    image = "--no-image" if problem else "--image"
+    result = CliRunner().invoke(app, ["package", "--project", str(project), "--json", image])
+    assert result.exit_code == 0, result.output
+    return {**json.loads(result.stdout), "engine_problem": problem}
+
+
+def made(packaged: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    return [row for row in packaged["made"] if row["kind"] == kind]
+
+
+def test_package_writes_files_that_sha256sum_checks(
+    packaged: dict[str, Any], project: Path
+) -> None:
+    check = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"],
+        cwd=project / "dist",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert sorted(check.stdout.splitlines()) == [
+        "credit_risk_scorer-0.1.0-py3-none-any.whl: OK",
+        "credit_risk_scorer-0.1.0.tar.gz: OK",
+        f"models/{SLUG}-0.1.0.tar.gz: OK",
+    ]
+    assert [len(made(packaged, kind)) for kind in ("wheel", "sdist", "model", "checksums")] == [
+        1, 1, 1, 1,
+    ]  # fmt: skip
+
+
+def test_the_model_bundle_holds_the_trained_artifact_and_its_manifest(
+    packaged: dict[str, Any], project: Path
+) -> None:
+    with tarfile.open(project / "dist" / "models" / f"{SLUG}-0.1.0.tar.gz") as bundle:
+        names = sorted(bundle.getnames())
+        files = {name: bundle.extractfile(name) for name in names}
+        manifest = json.loads(files[f"{SLUG}-0.1.0.json"].read())  # type: ignore[union-attr]
+        artifact = files[f"{SLUG}-0.1.0.joblib"].read()  # type: ignore[union-attr]
+    assert names == [f"{SLUG}-0.1.0.joblib", f"{SLUG}-0.1.0.json"]
+    assert artifact == (project / "models" / f"{SLUG}-0.1.0.joblib").read_bytes()
+    assert (manifest["name"], manifest["version"]) == (SLUG, "0.1.0")
+
+
+def test_the_packaged_image_starts_turns_healthy_and_answers(
+    packaged: dict[str, Any], project: Path, bin_dir: Path
+) -> None:
+    images = made(packaged, "image")
+    if not images:
+        pytest.skip(f"no container engine here: {packaged['engine_problem']}")
+    assert images[0]["path"] == f"{SLUG}:0.1.0"
+    print(f"image {images[0]['path']}: {images[0]['size'] / 1e6:.1f} MB")
+    result = subprocess.run(
+        [str(bin_dir / "pytest"), "-q", "-p", "no:cacheprovider", "tests/test_container.py"],
+        cwd=project,
+        env={**os.environ, "CONTAINER_IMAGE": images[0]["path"]},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "3 passed" in result.stdout
+    assert " skipped" not in result.stdout
