@@ -5,7 +5,8 @@
 
 pyperf runs each command in fresh processes, with warm-ups and calibrated loops,
 and warns when the figures are unstable. Targets: `--help` at most 0.15 s (heavy
-imports live inside the commands) and `new --no-input` at most 0.6 s. The `new`
+imports live inside the commands) and `new --no-input` at most 0.6 s, its git repository
+and first commit included (`--no-git` is measured too, to show git's share). The `new`
 figure includes a `sh` wrapper that makes and removes a scratch folder per run
 (a few milliseconds).
 """
@@ -30,6 +31,9 @@ def main() -> None:
         f'{shlex.quote(str(MLPROD))} new --no-input -o "$out" >/dev/null && rm -rf "$out"'
     )
     runner.bench_command("mlprod new --no-input", ["sh", "-c", scaffold])
+    # The same without the git repository and first commit, to show what git costs.
+    no_git = scaffold.replace(" new --no-input ", " new --no-input --no-git ")
+    runner.bench_command("mlprod new --no-input --no-git", ["sh", "-c", no_git])
 
 
 if __name__ == "__main__":

@@ -10,8 +10,14 @@ from typing import Annotated
 import typer
 
 from mlprod_cli import __version__
+from mlprod_cli.commands.benchmark import benchmark
 from mlprod_cli.commands.bump import bump
+from mlprod_cli.commands.check import check
+from mlprod_cli.commands.diff import diff
+from mlprod_cli.commands.loadtest import loadtest
 from mlprod_cli.commands.new import new
+from mlprod_cli.commands.package import package
+from mlprod_cli.commands.update import update
 
 app = typer.Typer(
     name="mlprod",
@@ -47,6 +53,12 @@ def root(
 
 app.command()(new)
 app.command()(bump)
+app.command()(check)
+app.command()(update)
+app.command()(diff)
+app.command()(benchmark)
+app.command()(loadtest)
+app.command()(package)
 
 
 def run() -> None:

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from mlprod_cli import __version__
 from mlprod_cli.main import app
 
-COMMANDS = ["new", "bump"]
+COMMANDS = ["new", "bump", "benchmark", "check", "update", "diff", "loadtest", "package"]
 
 
 def test_version_prints_the_package_version(runner: CliRunner) -> None:
