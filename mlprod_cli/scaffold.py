@@ -14,7 +14,7 @@ from mlprod_cli import __version__
 from mlprod_cli.answers import InvalidAnswer, public_keys, validate
 from mlprod_cli.errors import UserError
 from mlprod_cli.provenance import Provenance
-from mlprod_cli.template import TemplateSource, stage
+from mlprod_cli.template import TemplateSource, stage, verbatim_files
 
 # cookiecutter renders answers as Jinja templates before using them.
 _JINJA_MARKS = ("{{", "{%", "{#")
@@ -171,6 +171,10 @@ def render_tree(source: TemplateSource, answers: Mapping[str, Any], scratch: Pat
             "_output_dir": str(scratch / "out"),
             "_repo_dir": str(template),
             "_checkout": None,
+            "_copy_without_render": [
+                *answers.get("_copy_without_render", []),
+                *verbatim_files(template),
+            ],
         },
         "_cookiecutter": {key: answers[key] for key in public_keys(answers)},
     }

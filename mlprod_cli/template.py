@@ -8,6 +8,7 @@ present into one temporary folder, so both render the same way.
 
 from __future__ import annotations
 
+import glob
 import json
 import shutil
 from dataclasses import dataclass
@@ -70,3 +71,23 @@ def stage(source: TemplateSource, destination: Path) -> Path:
     if source.hooks.parent != source.root:
         shutil.copytree(source.hooks, staged / "hooks", ignore=_IGNORED)
     return staged
+
+
+_JINJA_MARKS = (b"{{", b"{%", b"{#")
+
+
+def verbatim_files(staged: Path) -> list[str]:
+    """The project files in a staged template that hold no template syntax at all.
+
+    Rendering such a file gives it back unchanged, so cookiecutter may copy it
+    (`_copy_without_render`) instead of compiling it as a Jinja template: most of the
+    template's files, and most of the time `mlprod new` would spend rendering. The paths
+    are relative to the project folder, as cookiecutter matches them, with fnmatch's
+    special characters escaped.
+    """
+    (project,) = (path for path in staged.iterdir() if path.is_dir() and "{{" in path.name)
+    return sorted(
+        glob.escape(str(path.relative_to(project)))
+        for path in project.rglob("*")
+        if path.is_file() and not any(mark in path.read_bytes() for mark in _JINJA_MARKS)
+    )

@@ -281,3 +281,34 @@ def test_data_set_is_iris_with_snake_case_columns(project: Path) -> None:
 def test_mlprod_json_is_not_made_by_the_template(project: Path) -> None:
     # `mlprod new` writes the provenance after rendering; the template must not.
     assert not (project / ".mlprod.json").exists()
+
+
+def test_mlprod_new_renders_exactly_what_cookiecutter_renders(
+    project: Path, tmp_path: Path
+) -> None:
+    # `mlprod new` copies files without template syntax instead of rendering them; the
+    # result must not differ by a byte from cookiecutter rendering every file.
+    from typer.testing import CliRunner
+
+    from mlprod_cli.main import app
+
+    arguments = ["new", "--no-input", "--no-git", "-o", str(tmp_path / "new")]
+    result = CliRunner().invoke(app, [*arguments, "--set", "project_name=Credit Risk Scorer"])
+    assert result.exit_code == 0, result.output
+    made = tmp_path / "new" / "credit-risk-scorer"
+    assert [name for name in files(made) if name != ".mlprod.json"] == files(project)
+    for name in files(project):
+        assert (made / name).read_bytes() == (project / name).read_bytes(), name
+
+
+def test_verbatim_files_are_those_without_template_syntax(tmp_path: Path) -> None:
+    from mlprod_cli.template import verbatim_files
+
+    project = tmp_path / "{{cookiecutter.__project_slug}}"
+    (project / "src").mkdir(parents=True)
+    (project / "plain.py").write_text("x = {'a': 1}\n")
+    (project / "src" / "[odd].txt").write_text("no syntax here\n")
+    (project / "named.toml").write_text('name = "{{ cookiecutter.project_name }}"\n')
+    (project / "logic.md").write_text("{% if true %}x{% endif %}\n")
+    (project / "note.md").write_text("{# a comment #}\n")
+    assert verbatim_files(tmp_path) == ["plain.py", "src/[[]odd].txt"]
