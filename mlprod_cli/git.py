@@ -20,14 +20,14 @@ def check_can_tag(folder: Path, tag: str) -> None:
     changes (untracked files included, ignored ones not) and no tag `tag`."""
     if shutil.which("git") is None:
         raise UserError("--tag needs git, and there is no git command on PATH")
-    toplevel = _git(folder, "rev-parse", "--show-toplevel")
+    toplevel = run(folder, "rev-parse", "--show-toplevel")
     if toplevel.returncode != 0:
         raise UserError(
             f"--tag needs a git repository, and {folder} is not in one; "
             "run `git init` and commit the project, or leave out --tag"
         )
     repository = toplevel.stdout.strip()
-    if _git(folder, "rev-parse", "--verify", "--quiet", "HEAD").returncode != 0:
+    if run(folder, "rev-parse", "--verify", "--quiet", "HEAD").returncode != 0:
         raise UserError(
             f"--tag needs a commit to build on, and the git repository {repository} has none; "
             "commit the project first"
@@ -41,15 +41,15 @@ def check_can_tag(folder: Path, tag: str) -> None:
             f"--tag needs a clean git repository, and {repository} has uncommitted changes "
             f"({shown}); commit or stash them first, or leave out --tag"
         )
-    if _git(folder, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}").returncode == 0:
+    if run(folder, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}").returncode == 0:
         raise UserError(f"git tag {tag} already exists in {repository}; leave out --tag")
 
 
 def uncommitted_changes(folder: Path) -> list[str]:
     """The paths `git status --porcelain` lists for the repository holding `folder`."""
-    status = _git(folder, "status", "--porcelain")
+    status = run(folder, "status", "--porcelain")
     if status.returncode != 0:
-        raise UserError(f"git status failed: {_reason(status)}")
+        raise UserError(f"git status failed: {reason(status)}")
     return [line[3:] for line in status.stdout.splitlines() if line]
 
 
@@ -63,24 +63,25 @@ def commit_and_tag(
     """
     names = [str(path) for path in paths]
     for step in (("add", "--", *names), ("commit", "--quiet", "-m", message)):
-        result = _git(folder, *step)
+        result = run(folder, *step)
         if result.returncode != 0:
-            _git(folder, "reset", "--quiet", "--", *names)
-            raise UserError(f"git {step[0]} failed, so nothing was changed: {_reason(result)}")
-    tagged = _git(folder, "tag", "--annotate", "-m", tag_message, tag)
+            run(folder, "reset", "--quiet", "--", *names)
+            raise UserError(f"git {step[0]} failed, so nothing was changed: {reason(result)}")
+    tagged = run(folder, "tag", "--annotate", "-m", tag_message, tag)
     if tagged.returncode != 0:
-        _git(folder, "reset", "--quiet", "--soft", "HEAD~1")
-        _git(folder, "reset", "--quiet", "--", *names)
-        raise UserError(f"git tag failed, so nothing was changed: {_reason(tagged)}")
+        run(folder, "reset", "--quiet", "--soft", "HEAD~1")
+        run(folder, "reset", "--quiet", "--", *names)
+        raise UserError(f"git tag failed, so nothing was changed: {reason(tagged)}")
 
 
-def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`git ARGS` in `folder`, output captured; a non-zero exit is returned, not raised."""
     return subprocess.run(
         ["git", "-C", str(folder), *args], capture_output=True, text=True, check=False
     )
 
 
-def _reason(result: subprocess.CompletedProcess[str]) -> str:
+def reason(result: subprocess.CompletedProcess[str]) -> str:
     """git's own explanation: its `fatal:`/`error:` line, else its last words."""
     lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
     for line in lines:

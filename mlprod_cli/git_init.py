@@ -8,10 +8,11 @@ later reviewed against (`git diff`) and undone to (`git checkout .`).
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+
+from mlprod_cli.git import reason, run
 
 
 class Outcome(Enum):
@@ -40,42 +41,27 @@ def initialise(folder: Path, message: str, name: str, email: str) -> Initialised
     """
     if shutil.which("git") is None:
         return Initialised(Outcome.NO_GIT)
-    enclosing = _git(folder, "rev-parse", "--show-toplevel")
+    enclosing = run(folder, "rev-parse", "--show-toplevel")
     if enclosing.returncode == 0:
         return Initialised(Outcome.INSIDE_REPOSITORY, enclosing.stdout.strip())
     for step in (("init", "--quiet"), ("add", "--all")):
-        result = _git(folder, *step)
+        result = run(folder, *step)
         if result.returncode != 0:
-            return Initialised(Outcome.FAILED, _reason(result))
+            return Initialised(Outcome.FAILED, reason(result))
     commit = ("commit", "--quiet", "--message", message)
-    result = _git(folder, *commit)
+    result = run(folder, *commit)
     # Asking git for its identity only when the commit fails keeps the usual case at
     # four git processes (each costs tens of milliseconds of `mlprod new`).
     if result.returncode != 0 and not _has_identity(folder):
-        result = _git(folder, "-c", f"user.name={name}", "-c", f"user.email={email}", *commit)
+        result = run(folder, "-c", f"user.name={name}", "-c", f"user.email={email}", *commit)
     if result.returncode != 0:
-        return Initialised(Outcome.FAILED, _reason(result))
+        return Initialised(Outcome.FAILED, reason(result))
     return Initialised(Outcome.COMMITTED)
 
 
 def _has_identity(folder: Path) -> bool:
     """Whether git knows who commits: it refuses to commit when it cannot tell (`git var`)."""
     return all(
-        _git(folder, "var", variable).returncode == 0
+        run(folder, "var", variable).returncode == 0
         for variable in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT")
     )
-
-
-def _git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", "-C", str(folder), *args], capture_output=True, text=True, check=False
-    )
-
-
-def _reason(result: subprocess.CompletedProcess[str]) -> str:
-    """git's own explanation: its `fatal:`/`error:` line, else its last words."""
-    lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
-    for line in lines:
-        if line.startswith(("fatal:", "error:")):
-            return line
-    return lines[-1] if lines else f"exit code {result.returncode}"

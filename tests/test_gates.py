@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from projects import new_project
 
 from mlprod_cli import environment, server
-from mlprod_cli.main import app
 
 pytestmark = pytest.mark.slow
 
@@ -25,11 +24,7 @@ SLUG = "credit-risk-scorer"
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("gates")
-    result = CliRunner().invoke(
-        app, ["new", "--no-input", "-o", str(output), "--set", "project_name=Credit Risk Scorer"]
-    )
-    assert result.exit_code == 0, result.output
-    return output / SLUG
+    return new_project(output)
 
 
 @pytest.fixture(scope="module")

@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from projects import new_project
 
 from mlprod_cli import environment, server
-from mlprod_cli.main import app
 
 pytestmark = pytest.mark.slow
 
@@ -96,11 +95,7 @@ def _lower(headers: Any) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("gates-api")
-    result = CliRunner().invoke(
-        app, ["new", "--no-input", "-o", str(output), "--set", "project_name=Credit Risk Scorer"]
-    )
-    assert result.exit_code == 0, result.output
-    return output / SLUG
+    return new_project(output)
 
 
 @pytest.fixture(scope="module")

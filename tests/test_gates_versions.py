@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from projects import new_project
 from typer.testing import CliRunner
 
 from mlprod_cli import environment, server
@@ -86,11 +87,7 @@ def fingerprint(path: Path) -> tuple[str, int]:
 @pytest.fixture(scope="module")
 def flow(tmp_path_factory: pytest.TempPathFactory) -> Flow:
     output = tmp_path_factory.mktemp("versions")
-    made = CliRunner().invoke(
-        app, ["new", "--no-input", "-o", str(output), "--set", "project_name=Credit Risk Scorer"]
-    )
-    assert made.exit_code == 0, made.output
-    project = output / SLUG
+    project = new_project(output)
     bin_dir = environment.create(project).parent
     first = run([bin_dir / SLUG, "train"], project)
     assert first.returncode == 0, first.stderr

@@ -15,10 +15,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from typer.testing import CliRunner
+from projects import new_project
 
 from mlprod_cli import environment
-from mlprod_cli.main import app
 
 pytestmark = pytest.mark.slow
 
@@ -30,11 +29,7 @@ MLPROD = Path(sys.executable).parent / "mlprod"
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A generated project, installed into its own .venv, with its model trained."""
     output = tmp_path_factory.mktemp("loadtest-gates")
-    result = CliRunner().invoke(
-        app, ["new", "--no-input", "-o", str(output), "--set", "project_name=Credit Risk Scorer"]
-    )
-    assert result.exit_code == 0, result.output
-    root = output / SLUG
+    root = new_project(output)
     bin_dir = environment.create(root).parent
     trained = subprocess.run(
         [str(bin_dir / SLUG), "train"], cwd=root, capture_output=True, text=True, check=False

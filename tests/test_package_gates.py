@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from projects import new_project
 from typer.testing import CliRunner
 
 from mlprod_cli import environment
@@ -30,11 +31,7 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("package-gates")
-    result = CliRunner().invoke(
-        app, ["new", "--no-input", "-o", str(output), "--set", "project_name=Credit Risk Scorer"]
-    )
-    assert result.exit_code == 0, result.output
-    return output / SLUG
+    return new_project(output)
 
 
 @pytest.fixture(scope="module")

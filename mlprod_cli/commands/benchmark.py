@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mlprod_cli.commands.options import ProjectOption
 from mlprod_cli.errors import UserError, reported
 
 if TYPE_CHECKING:
@@ -22,14 +23,7 @@ class Regressed(UserError):
 
 
 def benchmark(
-    project_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--project",
-            help="The project's folder (default: the nearest one holding the current folder).",
-            show_default=False,
-        ),
-    ] = None,
+    project_dir: ProjectOption = None,
     python: Annotated[
         Path | None,
         typer.Option(

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from mlprod_cli.commands.options import ProjectOption
 from mlprod_cli.errors import reported
 from mlprod_cli.versioning import DEFAULT_NOTE, Bump, Part
 
@@ -20,14 +21,7 @@ def bump(
             show_default=False,
         ),
     ],
-    project_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--project",
-            help="The project's folder (default: the nearest one holding the current folder).",
-            show_default=False,
-        ),
-    ] = None,
+    project_dir: ProjectOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say what would change, and change nothing.")
     ] = False,

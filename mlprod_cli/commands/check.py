@@ -7,18 +7,12 @@ from typing import Annotated
 
 import typer
 
+from mlprod_cli.commands.options import ProjectOption
 from mlprod_cli.errors import reported
 
 
 def check(
-    project_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--project",
-            help="The project's folder (default: the nearest one holding the current folder).",
-            show_default=False,
-        ),
-    ] = None,
+    project_dir: ProjectOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of a sentence.")
     ] = False,

@@ -7,20 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
+from mlprod_cli.commands.options import ProjectOption
 from mlprod_cli.errors import UserError, reported
 
 EXTRA_HINT = "pip install 'mlprod[loadtest]'"
 
 
 def loadtest(
-    project_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--project",
-            help="The project's folder (default: the nearest one holding the current folder).",
-            show_default=False,
-        ),
-    ] = None,
+    project_dir: ProjectOption = None,
     host: Annotated[
         str | None,
         typer.Option(

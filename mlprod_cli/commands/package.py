@@ -8,18 +8,12 @@ from typing import Annotated
 
 import typer
 
+from mlprod_cli.commands.options import ProjectOption
 from mlprod_cli.errors import reported
 
 
 def package(
-    project_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--project",
-            help="The project's folder (default: the nearest one holding the current folder).",
-            show_default=False,
-        ),
-    ] = None,
+    project_dir: ProjectOption = None,
     out: Annotated[
         Path | None,
         typer.Option(
