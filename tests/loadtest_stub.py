@@ -42,9 +42,14 @@ class Behaviour:
     stall_seconds: float = 0.5
     fail_every: int | None = None
     """Answer every n-th predict request with HTTP 500."""
+    keep_alive: bool = False
+    """Speak HTTP/1.1 and keep each connection unless the client asks to close it."""
     predicts: int = 0
     stalled_at: float | None = None
     bodies: list[Any] = field(default_factory=list)
+    connections: int = 0
+    predict_connections: set[int] = field(default_factory=set)
+    """The numbers (1-based, in order of acceptance) of the connections that carried a predict."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,13 @@ class Stub:
 
 def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"  # one request per connection, then close
+        # HTTP/1.0: one request per connection, then close
+        protocol_version = "HTTP/1.1" if behaviour.keep_alive else "HTTP/1.0"
+
+        def setup(self) -> None:
+            behaviour.connections += 1
+            self.number = behaviour.connections
+            super().setup()
 
         def do_GET(self) -> None:
             if self.path == "/v1/model":
@@ -67,6 +78,7 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length) or b"null")
             behaviour.predicts += 1
+            behaviour.predict_connections.add(self.number)
             if len(behaviour.bodies) < 1000:
                 behaviour.bodies.append(body)
             if behaviour.stall_at is not None and behaviour.predicts == behaviour.stall_at:

@@ -77,6 +77,25 @@ def test_closed_loop_run_writes_its_figures_and_holds_its_thresholds(tmp_path: P
     assert "second   1:" in result.stderr  # live progress, one line a second
 
 
+def test_keep_alive_sends_every_request_on_one_connection_and_the_default_one_each(
+    tmp_path: Path,
+) -> None:
+    """Against a server that keeps connections: reused with --keep-alive, else one a request."""
+    for options, reused in ((["--keep-alive"], True), ([], False)):
+        out = tmp_path / "lt.json"
+        with stub_server(Behaviour(keep_alive=True)) as stub:
+            result = mlprod_loadtest(
+                "--host", stub.url, "--users", "1", *options, *SHORT, "--json", str(out),
+                cwd=tmp_path,
+            )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        results = figures(out)["results"]
+        assert results["errors"] == {}
+        assert stub.behaviour.predicts >= results["requests"] > 10
+        expected = 1 if reused else stub.behaviour.predicts
+        assert len(stub.behaviour.predict_connections) == expected, options
+
+
 def test_a_stall_shows_in_the_corrected_p99_of_an_open_loop_run(tmp_path: Path) -> None:
     """At 100 req/s, a 0.5 s stall delays the ~50 requests due meanwhile: about 1 in 6."""
     out = tmp_path / "lt.json"
