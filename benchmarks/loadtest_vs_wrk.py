@@ -83,7 +83,12 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
     project = load_project(args.project)
     uwsgi = environment.venv_python(project.root / ".venv").parent / "uwsgi"
-    env = {"UWSGI_PROCESSES": str(args.server_processes), "LOG_LEVEL": "WARNING"}
+    # No worker recycling mid-run: a 1-2 s model reload would land in one tool's figures.
+    env = {
+        "UWSGI_PROCESSES": str(args.server_processes),
+        "UWSGI_MAX_REQUESTS": "1000000",
+        "LOG_LEVEL": "WARNING",
+    }
     with server.running(project.root, uwsgi, env=env) as url, tempfile.TemporaryDirectory() as tmp:
         manifest = server.request("GET", f"{url}/v1/model").body
         bodies = from_manifest(manifest, project.root).bodies
