@@ -59,6 +59,7 @@ EXPECTED_FILES = sorted(
         "src/PACKAGE/model/thresholds.py",
         "src/PACKAGE/model/train.py",
         "tests/conftest.py",
+        "tests/servers.py",
         "tests/stall_model.py",
         "tests/test_api.py",
         "tests/test_auth.py",

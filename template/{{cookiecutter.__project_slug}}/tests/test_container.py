@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -26,8 +25,8 @@ import pytest
 
 from {{ cookiecutter.__package_name }}.model.registry import Manifest, manifest_path
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
+from servers import LOOPBACK, free_port
 
-LOOPBACK = "127.0.0.1"
 TAG = "{{ cookiecutter.__project_slug }}:test"
 BUILD_TIMEOUT = 1200.0
 READY_TIMEOUT = 120.0
@@ -53,12 +52,6 @@ def no_engine(reason: str) -> NoReturn:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true but {reason}", pytrace=False)
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 def get(url: str) -> int:

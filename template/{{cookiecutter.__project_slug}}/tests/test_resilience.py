@@ -11,11 +11,8 @@ import configparser
 import http.client
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -31,8 +28,8 @@ from {{ cookiecutter.__package_name }}.model import registry
 from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
+from servers import LOOPBACK, free_port, require_uwsgi, uwsgi_environ
 
-LOOPBACK = "127.0.0.1"
 READY_TIMEOUT = 60.0
 INSTANCE = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 BODY = json.dumps({"instances": [INSTANCE]})
@@ -132,19 +129,6 @@ class Load:
         assert self.total >= target, f"only {self.total} of {target} requests in {timeout} s"
 
 
-def find_uwsgi() -> str:
-    found = shutil.which("uwsgi", path=str(Path(sys.executable).parent)) or shutil.which("uwsgi")
-    if found is None:
-        pytest.skip("uwsgi is not installed (it comes with the `api` extra)")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
-
-
 def mercy(project: ProjectConfig) -> float:
     """`worker-reload-mercy` from uwsgi.ini: how long a stopping worker may take."""
     ini = configparser.ConfigParser(strict=False, interpolation=None)
@@ -155,27 +139,19 @@ def mercy(project: ProjectConfig) -> float:
 @pytest.fixture
 def serve(project: ProjectConfig, tmp_path: Path, manifest: Manifest) -> Iterator[Any]:
     """Start uWSGI from uwsgi.ini with two workers; every server is stopped at the end."""
-    uwsgi = find_uwsgi()
+    uwsgi = require_uwsgi()
     started: list[Server] = []
 
     def start(
         models_dir: Path, env: Mapping[str, str] | None = None, args: Sequence[str] = ()
     ) -> Server:
         port, stats_port = free_port(), free_port()
-        environ = {key: value for key, value in os.environ.items() if not key.startswith("UWSGI_")}
-        environ |= {
-            "HOST": LOOPBACK,
-            "PORT": str(port),
-            "STATS_PORT": str(stats_port),
-            "UWSGI_PROCESSES": "2",
-            "MODELS_DIR": str(models_dir),
-            "MODEL_NAME": manifest.name,
-            "MODEL_VERSION": manifest.version,
-            "PROMETHEUS_MULTIPROC_DIR": str(Path(tmp_path / f"metrics-{port}")),
+        metrics_dir = tmp_path / f"metrics-{port}"
+        environ = uwsgi_environ(models_dir, manifest, port, stats_port, metrics_dir) | {
             "LOG_LEVEL": "WARNING",  # thousands of requests: keep the log to what matters
             **(env or {}),
         }
-        Path(environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir()
+        metrics_dir.mkdir()
         log = tmp_path / f"uwsgi-{port}.log"
         with log.open("wb") as output:
             process = subprocess.Popen(

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -25,8 +22,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
+from servers import LOOPBACK, free_port, require_uwsgi, uwsgi_environ
 
-LOOPBACK = "127.0.0.1"
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 INSTANCE = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
@@ -38,17 +35,6 @@ class Server:
     stats_url: str
     log: Path
     metrics_dir: Path
-
-
-def find_uwsgi() -> str | None:
-    """The `uwsgi` beside this interpreter (pyuwsgi's), else one on PATH."""
-    return shutil.which("uwsgi", path=str(Path(sys.executable).parent)) or shutil.which("uwsgi")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
 
 
 def call(
@@ -117,24 +103,12 @@ def server(
     manifest: Manifest,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Server]:
-    uwsgi = find_uwsgi()
-    if uwsgi is None:
-        pytest.skip("uwsgi is not installed (it comes with the `api` extra)")
+    uwsgi = require_uwsgi()
     port, stats_port = free_port(), free_port()
     metrics_dir = tmp_path_factory.mktemp("metrics")
     stale = metrics_dir / "counter_999999.db"
     stale.write_bytes(b"left by an earlier run")
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("UWSGI_")}
-    environ |= {
-        "HOST": LOOPBACK,
-        "PORT": str(port),
-        "STATS_PORT": str(stats_port),
-        "UWSGI_PROCESSES": "2",
-        "MODELS_DIR": str(models_dir),
-        "MODEL_NAME": manifest.name,
-        "MODEL_VERSION": manifest.version,
-        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-    }
+    environ = uwsgi_environ(models_dir, manifest, port, stats_port, metrics_dir)
     log = tmp_path_factory.mktemp("uwsgi") / "uwsgi.log"
     with log.open("wb") as output:
         process = subprocess.Popen(

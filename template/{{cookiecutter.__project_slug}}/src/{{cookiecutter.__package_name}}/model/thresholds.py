@@ -96,6 +96,14 @@ def read_project_thresholds(pyproject: Path) -> Thresholds | None:
     mlprod = data.get("tool", {}).get("mlprod")
     if not isinstance(mlprod, dict):
         return None
+    return from_mlprod_table(mlprod, pyproject)
+
+
+def from_mlprod_table(mlprod: dict[str, object], pyproject: Path) -> Thresholds:
+    """The thresholds in an already-read ``[tool.mlprod]`` table of ``pyproject``.
+
+    Errors name the file, e.g. ``pyproject.toml: [tool.mlprod.thresholds] must be a table``.
+    """
     table = mlprod.get("thresholds", {})
     if not isinstance(table, dict):
         raise ThresholdsError(f"{pyproject}: {TABLE} must be a table")

@@ -22,7 +22,7 @@ from sklearn.model_selection import train_test_split
 from . import registry
 from .predictor import Predictor
 from .schema import Feature, InputSchema, Value
-from .thresholds import TABLE, Thresholds, ThresholdsError
+from .thresholds import Thresholds, ThresholdsError, from_mlprod_table
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -163,13 +163,10 @@ def _read_project_config(pyproject: Path) -> ProjectConfig:
 
 
 def _thresholds(pyproject: Path, table: dict[str, object]) -> Thresholds:
-    bounds = table.get("thresholds", {})
-    if not isinstance(bounds, dict):
-        raise ProjectConfigError(f"{pyproject}: {TABLE} must be a table")
     try:
-        return Thresholds.from_table(bounds, source=f"{TABLE} in {pyproject.name}")
+        return from_mlprod_table(table, pyproject)
     except ThresholdsError as exc:
-        raise ProjectConfigError(f"{pyproject}: {exc}") from None
+        raise ProjectConfigError(str(exc)) from None
 
 
 def _required_string(pyproject: Path, table: dict[str, object], key: str) -> str:
