@@ -30,15 +30,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from http.client import HTTPException
 from typing import IO, Any, ClassVar
-from urllib.parse import urlsplit
 
 import gevent
-import gevent.select
-import gevent.socket
-import gevent.ssl
 import psutil
 from gevent import GreenletExit
-from geventhttpclient.response import HTTPSocketResponse
 from locust import User, constant, task
 from locust.env import Environment
 from locust.exception import StopUser
@@ -46,6 +41,7 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from mlprod_cli.errors import UserError
 from mlprod_cli.loadtest.recording import Aggregate, Recorder
+from mlprod_cli.loadtest.wire import Answer, Connection, Target
 
 PREDICT_PATH = "/v1/predict"
 REQUEST_TIMEOUT = 30.0
@@ -106,10 +102,9 @@ class PredictUser(User):
     """POSTs the plan's bodies to /v1/predict, in turn from a random start, and records each.
 
     The clock starts when the request is sent (closed loop) or was due (open loop) and
-    stops when the whole answer is in, as wrk's does: each user opens its next
-    connection before then, as soon as its previous answer is in. Underneath, the
-    sockets are gevent's and the answers are parsed by geventhttpclient (the client under
-    Locust's FastHttpUser); see `_Connection` for why its `HTTPClient` is not used.
+    stops when the answer's last bytes are read, as wrk's does: each user opens its
+    next connection before then, as soon as its previous answer is in. The HTTP is
+    `wire`'s: why not Locust's FastHttpUser or geventhttpclient's client is said there.
     """
 
     host = "http://127.0.0.1"  # the runner sets the target's base URL
@@ -124,23 +119,39 @@ class PredictUser(User):
             raise StopUser()
         self._recorder = recorder
         self._keep_alive = plan.keep_alive
-        self._target = _Target(self.host)
+        self._target = Target(self.host, PREDICT_PATH, REQUEST_TIMEOUT)
         self._requests = [
             self._target.request(body.encode(), plan.keep_alive) for body in plan.bodies
         ]
         self._next = random.randrange(len(self._requests))
-        self._connection = self._target.open_quietly()
+        self._finished: Connection | None = None
+        self._connection = self._open_quietly()
         self._interval = plan.users / plan.rate if plan.rate else None
         if self._interval is not None:
             self._due = time.perf_counter() + random.uniform(0.0, self._interval)
 
     def on_stop(self) -> None:
+        self._close_finished()
         connection = getattr(self, "_connection", None)
         if connection is not None:
             connection.close()
 
     @task
     def predict(self) -> None:
+        """Request after request, until Locust stops the user by killing its greenlet.
+
+        One task that loops rather than Locust's one request per task: between tasks,
+        Locust goes round gevent's loop once more (a poll of the kernel, two switches),
+        which at one connection showed as 5% fewer requests a second. Every wait for the
+        server lets the other greenlets run; a request that never waited (a refused
+        connection comes back at once) is followed by a yield, so none is starved.
+        """
+        while True:
+            if not self._request():
+                gevent.sleep(0)
+
+    def _request(self) -> bool:
+        """One request, recorded; whether it went round gevent's loop (it waited)."""
         intended = None
         if self._interval is not None:
             intended = self._due
@@ -153,31 +164,49 @@ class PredictUser(User):
         connection, self._connection = self._connection, None
         if connection is not None and connection.used and not connection.idle():
             connection.close()  # the server closed it meanwhile, or sent what was not asked
-            connection = self._target.open_quietly()
+            connection = self._open_quietly()
         sent = time.perf_counter()
         start = sent if intended is None else intended  # latency counts from here
         try:
-            error, connection, keep = self._post(connection, request)
+            error, connection, answer = self._post(connection, request)
         except GreenletExit:  # the run stopped while this request waited for its answer
             self._recorder.unfinished(time.perf_counter() - start)
             raise
-        end = time.perf_counter()
+        end = answer.arrived if answer is not None else time.perf_counter()
         service = None if intended is None else end - sent
         self._recorder.record(end, end - start, service, error)
-        if keep:
+        waited = connection is not None and connection.waited
+        if answer is not None and answer.keep_alive and self._keep_alive:
             self._connection = connection
-            return
+            return waited
         if connection is not None:
-            # off the clock, as wrk does; and by the client, because uWSGI's http11-socket
-            # ignores "Connection: close" and keeps the socket for 4 s, holding a worker
-            connection.close()
-        self._connection = self._target.open_quietly()
+            if answer is not None and not answer.keep_alive:
+                # The server closes it: our end can wait until the next request is sent.
+                self._finished = connection
+            else:
+                # Now, before the next request: uWSGI's http11-socket ignores "Connection:
+                # close" and would hold a worker on this connection for 4 s.
+                connection.close()
+        self._connection = self._open_quietly()
+        return waited
+
+    def _open_quietly(self) -> Connection | None:
+        """A connection for the next request, or None: that request then tries on the clock."""
+        try:
+            return self._target.open()
+        except (OSError, gevent.Timeout):
+            return None
+
+    def _close_finished(self) -> None:
+        finished, self._finished = getattr(self, "_finished", None), None
+        if finished is not None:
+            finished.close()
 
     def _post(
-        self, connection: _Connection | None, request: bytes
-    ) -> tuple[str | None, _Connection | None, bool]:
+        self, connection: Connection | None, request: bytes
+    ) -> tuple[str | None, Connection | None, Answer | None]:
         """Send one request and read the whole answer: the error's kind or None, the
-        connection used, and whether it can carry the next request.
+        connection used, and the answer (None if there was none).
 
         Without a connection opened beforehand (the last attempt failed), this one opens
         it, on the clock: a server that refuses connections is charged for it.
@@ -185,114 +214,15 @@ class PredictUser(User):
         try:
             connection = connection or self._target.open()
         except (OSError, gevent.Timeout) as error:
-            return error_kind(error), None, False
+            return error_kind(error), None, None
         try:
-            response = connection.exchange(request)
+            answer = connection.exchange(request, meanwhile=self._close_finished)
         except (OSError, HTTPException, gevent.Timeout) as error:
-            return error_kind(error), connection, False
+            return error_kind(error), connection, None
         except BaseException:
             connection.close()
             raise
-        status = response.status_code
-        keep = self._keep_alive and response.should_keep_alive()
-        return (f"HTTP {status}" if status >= 400 else None), connection, keep
-
-
-class _Response(HTTPSocketResponse):
-    """geventhttpclient's parser reading one answer; the socket stays open.
-
-    The library closes a socket the server asked to close as soon as the answer is in,
-    on the clock; `PredictUser` closes it once the clock has stopped.
-    """
-
-    def release(self) -> None:
-        self._sock = None
-
-
-class _Connection:
-    """One connection to the server: a gevent socket, answers parsed by geventhttpclient.
-
-    geventhttpclient's `HTTPClient` would resolve the host name again for every new
-    connection, through gevent's thread pool (a hand-off to a thread and back, about
-    0.07 ms; every request opens a connection against a server that closes each one, as
-    the generated project's uWSGI does), rebuild and re-validate the request head for
-    every request (0.02 ms), and open connections inside `request()`, on the clock. Here
-    the name is resolved once, each body's request bytes are built once, connections are
-    opened before the clock starts, and the answer goes through geventhttpclient's own
-    response parser.
-    """
-
-    def __init__(self, sock: gevent.socket.socket) -> None:
-        self._sock = sock
-        self.used = False
-
-    def exchange(self, request: bytes) -> HTTPSocketResponse:
-        """Send the whole request, then read the whole answer."""
-        self.used = True
-        self._sock.sendall(request)
-        response = _Response(self._sock, method="POST")
-        response.read()
-        return response
-
-    def idle(self) -> bool:
-        """True unless there is something to read: the server's close, or unasked bytes."""
-        readable, _, _ = gevent.select.select([self._sock], [], [], 0)
-        return not readable
-
-    def close(self) -> None:
-        self._sock.close()
-
-
-class _Target:
-    """The server: its address (resolved on the first connection only) and TLS context."""
-
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        self.host = parts.hostname or ""
-        self.port = parts.port or (443 if parts.scheme == "https" else 80)
-        self.netloc = parts.netloc
-        self.tls = gevent.ssl.create_default_context() if parts.scheme == "https" else None
-        self._addresses: list[tuple[Any, ...]] = []
-
-    def request(self, body: bytes, keep_alive: bool) -> bytes:
-        """The whole POST of one body, built once: the same bytes every time it is sent."""
-        head = [f"POST {PREDICT_PATH} HTTP/1.1", f"Host: {self.netloc}"]
-        head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-        if not keep_alive:
-            head.append("Connection: close")
-        return "\r\n".join([*head, "", ""]).encode("latin-1") + body
-
-    def open(self) -> _Connection:
-        """A new connection, to the first of the host's addresses that accepts one."""
-        if not self._addresses:
-            self._addresses = gevent.socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)
-        first_error: OSError | None = None
-        for address in self._addresses:
-            family, kind, proto, _, sockaddr = address
-            sock = gevent.socket.socket(family, kind, proto)
-            try:
-                sock.settimeout(REQUEST_TIMEOUT)
-                sock.connect(sockaddr)
-                if self.tls is not None:
-                    sock = self.tls.wrap_socket(sock, server_hostname=self.host)
-            except OSError as error:
-                sock.close()
-                first_error = first_error or error
-                continue
-            except BaseException:
-                sock.close()
-                raise
-            if address is not self._addresses[0]:  # try the one that answered first from now on
-                self._addresses = [address, *(a for a in self._addresses if a is not address)]
-            return _Connection(sock)
-        raise first_error or OSError(f"no address for {self.host}")
-
-    def open_quietly(self) -> _Connection | None:
-        """A connection for the next request, or None: that request then tries on the clock."""
-        try:
-            return self.open()
-        except (OSError, gevent.Timeout):
-            return None
+        return (f"HTTP {answer.status}" if answer.status >= 400 else None), connection, answer
 
 
 def error_kind(error: BaseException) -> str:
