@@ -44,6 +44,8 @@ class Behaviour:
     """Answer every n-th predict request with HTTP 500."""
     keep_alive: bool = False
     """Speak HTTP/1.1 and keep each connection unless the client asks to close it."""
+    stop_after: int | None = None
+    """Stop listening once this many predict requests are answered: the server goes away."""
     predicts: int = 0
     stalled_at: float | None = None
     bodies: list[Any] = field(default_factory=list)
@@ -88,6 +90,9 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
                 self._answer(500, {"error": {"message": "stub failure"}})
             else:
                 self._answer(200, {"predictions": ["yes"]})
+            if behaviour.predicts == behaviour.stop_after:
+                # shutdown() waits for this very loop to end: from another thread
+                threading.Thread(target=_go_away, args=(self.server,)).start()
 
         def _answer(self, status: int, body: Any) -> None:
             data = json.dumps(body).encode()
@@ -101,6 +106,11 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             """Quiet: a load test makes thousands of requests."""
 
     return Handler
+
+
+def _go_away(server: HTTPServer) -> None:
+    server.shutdown()
+    server.server_close()  # from now on, connections are refused
 
 
 class _Server(HTTPServer):

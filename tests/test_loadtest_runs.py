@@ -117,6 +117,28 @@ def test_a_stall_shows_in_the_corrected_p99_of_an_open_loop_run(tmp_path: Path) 
     assert results["service_time_ms"] is not None
 
 
+def test_a_server_that_goes_away_is_counted_in_errors_and_the_run_still_ends_on_time(
+    tmp_path: Path,
+) -> None:
+    """Refused connections come back at once: the users must still let the run keep time."""
+    out = tmp_path / "lt.json"
+    with stub_server(Behaviour(stop_after=50)) as stub:
+        result = mlprod_loadtest(
+            "--host", stub.url, "--users", "2", "--duration", "3s", "--warmup", "0s",
+            "--json", str(out), cwd=tmp_path,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    results = figures(out)["results"]
+    assert stub.behaviour.predicts == 50
+    errors = results["errors"]
+    assert sum(errors.values()) == results["requests"] - 50  # all but the answered ones
+    # refused from the start; those waiting in its queue when it went were reset
+    assert errors["ConnectionRefusedError"] > 0
+    assert set(errors) <= {"ConnectionRefusedError", "ConnectionResetError"}
+    assert [point["second"] for point in results["timeline"]] == [0, 1, 2]
+    assert "second   2:" in result.stderr  # progress went on while the users failed
+
+
 def test_breached_thresholds_exit_3_naming_each_breach(tmp_path: Path) -> None:
     failing = Behaviour(fail_every=4)
     with stub_server(failing) as stub:
