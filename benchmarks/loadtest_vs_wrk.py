@@ -1,24 +1,27 @@
 """`mlprod loadtest` against wrk: same server, same concurrency, same bodies; both figures.
 
-    .venv/bin/python benchmarks/loadtest_vs_wrk.py PROJECT [--connections 1]
-        [--duration 5] [--rounds 2] [--server-processes 1]
+    .venv/bin/python benchmarks/loadtest_vs_wrk.py PROJECT [--connections 1,4]
+        [--duration 5] [--rounds 3] [--server-processes 1]
 
 PROJECT is a generated project, installed (`.venv` with the api extra) and trained.
 The script starts its uWSGI once on a free loopback port, builds request bodies from
 the served manifest and the training data (as `mlprod loadtest` does), then runs, in
 turn, wrk (`apt-get install -y wrk`; one thread) and `mlprod loadtest --host ...
---keep-alive` (one Locust process) at the same number of connections, each preceded
-by a one-second warm-up, and prints requests per second and p50/p99 of each, their
-ratios, and mlprod's load-process CPU (its figures describe the client, not the
-server, when that is near 100%).
+--keep-alive` (one Locust process) at the same number of connections, for each number
+given, each run preceded by a one-second warm-up. It prints requests per second and
+p50/p99 of each run, then for each number of connections the ratios of the medians,
+and mlprod's load-process CPU (its figures describe the client, not the server, when
+that is near 100%).
 
 Both reuse connections where the server keeps them (wrk cannot close them itself; a
-server that closes each one, such as uWSGI's http-socket, makes both reconnect). The
-connections are as many as the server's workers (the default), so that a server whose
-workers each hold one connection (uWSGI's http11-socket) starves none. On a 2-core
-machine the defaults (one worker, one connection) leave a core each to the server and
-the client: with more workers than free cores, the client waits for a CPU between
-requests and both tools measure the scheduler. Traffic stays on loopback.
+server that closes each one, such as uWSGI's http-socket, makes both reconnect). One
+connection is where a client's own time shows most: each request waits for the
+client to take in the previous answer and open the next connection. With more
+connections than workers the server is the bottleneck and requests queue for it. On a
+2-core machine one uWSGI worker (the default) leaves a core to the client: with more
+workers than free cores, the client waits for a CPU between requests and both tools
+measure the scheduler. Against a server whose workers each hold one connection
+(uWSGI's http11-socket), use no more connections than workers. Traffic stays on loopback.
 
 A benchmark, not a test: it prints figures. Locust is never imported here (it
 monkey-patches the standard library); mlprod runs as its own process.
@@ -69,9 +72,14 @@ end
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("project", type=Path)
-    parser.add_argument("--connections", type=int, default=1, help="default: one per worker")
+    parser.add_argument(
+        "--connections",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[1, 4],
+        help="numbers of connections to compare at, comma-separated (default: 1,4)",
+    )
     parser.add_argument("--duration", type=int, default=5, help="seconds per run")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--server-processes",
         type=int,
@@ -96,25 +104,27 @@ def main() -> None:
         script.write_text(WRK_SCRIPT % ", ".join(f"[==[{body}]==]" for body in bodies))
         print(
             f"{project.slug} under uWSGI ({args.server_processes} workers) at {url}; "
-            f"{args.connections} connections, keep-alive, {args.duration} s per run, "
-            f"{len(bodies)} bodies"
+            f"keep-alive, {args.duration} s per run, {len(bodies)} bodies"
         )
         print(
-            f"{'round':<7}{'tool':<9}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}  note"
+            f"{'round':<7}{'conns':<7}{'tool':<9}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
+            f"{'errors':>8}  note"
         )
-        rows: dict[str, list[dict[str, float]]] = {"wrk": [], "mlprod": []}
+        rows: dict[tuple[int, str], list[dict[str, float]]] = {}
         for number in range(1, args.rounds + 1):
-            for tool, measure in (("wrk", _wrk), ("mlprod", _mlprod)):
-                # a connection the previous run left open may hold a worker for a while
-                server.request("GET", f"{url}/health/live", timeout=30)
-                row = measure(url, script, args.connections, args.duration, Path(tmp))
-                rows[tool].append(row)
-                note = f"load cpu {row['cpu']:.0f}%" if "cpu" in row else ""
-                print(
-                    f"{number:<7}{tool:<9}{row['rps']:>10,.0f}{row['p50']:>10.3f}"
-                    f"{row['p99']:>10.3f}{row['errors']:>8.0f}  {note}"
-                )
-    _compare(rows)
+            for connections in args.connections:
+                for tool, measure in (("wrk", _wrk), ("mlprod", _mlprod)):
+                    # a connection the previous run left open may hold a worker for a while
+                    server.request("GET", f"{url}/health/live", timeout=30)
+                    row = measure(url, script, connections, args.duration, Path(tmp))
+                    rows.setdefault((connections, tool), []).append(row)
+                    note = f"load cpu {row['cpu']:.0f}%" if "cpu" in row else ""
+                    print(
+                        f"{number:<7}{connections:<7}{tool:<9}{row['rps']:>10,.0f}"
+                        f"{row['p50']:>10.3f}{row['p99']:>10.3f}{row['errors']:>8.0f}  {note}"
+                    )
+    for connections in args.connections:
+        _compare(connections, rows[connections, "wrk"], rows[connections, "mlprod"])
 
 
 def _wrk(url: str, script: Path, connections: int, duration: int, tmp: Path) -> dict[str, float]:
@@ -147,17 +157,17 @@ def _mlprod(url: str, script: Path, connections: int, duration: int, tmp: Path) 
     }
 
 
-def _compare(rows: dict[str, list[dict[str, float]]]) -> None:
-    def median(tool: str, key: str) -> float:
-        return statistics.median(row[key] for row in rows[tool])
+def _compare(connections: int, wrk: list[dict[str, float]], mlprod: list[dict[str, float]]) -> None:
+    def median(rows: list[dict[str, float]], key: str) -> float:
+        return statistics.median(row[key] for row in rows)
 
-    rps = median("mlprod", "rps") / median("wrk", "rps")
-    p50 = median("mlprod", "p50") / median("wrk", "p50")
-    cpu = median("mlprod", "cpu")
-    print(f"median mlprod/wrk: req/s {rps:.2f}, p50 {p50:.2f}; mlprod load cpu {cpu:.0f}%")
+    rps = median(mlprod, "rps") / median(wrk, "rps")
+    p50 = median(mlprod, "p50") / median(wrk, "p50")
+    cpu = median(mlprod, "cpu")
     within = abs(rps - 1) <= 0.25 and abs(p50 - 1) <= 0.25
     print(
-        f"within 25% of wrk: {'yes' if within else 'no'}"
+        f"{connections} connections, median mlprod/wrk: req/s {rps:.2f}, p50 {p50:.2f}; "
+        f"mlprod load cpu {cpu:.0f}%; within 25% of wrk: {'yes' if within else 'no'}"
         + (" (mlprod's load process was saturated)" if cpu > 80 else "")
     )
 
