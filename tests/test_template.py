@@ -6,6 +6,7 @@ tier parses the generated configuration and checks what matters in it.
 
 from __future__ import annotations
 
+import configparser
 import re
 import sys
 from collections.abc import Callable
@@ -270,6 +271,15 @@ def test_ci_workflow_lints_trains_and_tests(project: Path) -> None:
     )
     for command in ("ruff check", "pytest", "credit-risk-scorer train"):
         assert command in steps
+
+
+def test_tox_lets_the_container_test_reach_the_engine_and_know_it_runs_in_ci(
+    project: Path,
+) -> None:
+    config = configparser.ConfigParser()
+    config.read(project / "tox.ini")
+    passed = config["testenv"]["pass_env"].split()
+    assert {"CI", "DOCKER_*", "CONTAINER_HOST", "CONTAINERS_*"} <= set(passed)
 
 
 def test_data_set_is_iris_with_snake_case_columns(project: Path) -> None:
