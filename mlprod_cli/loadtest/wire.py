@@ -6,12 +6,12 @@ geventhttpclient's response parser (the one under Locust's `FastHttpUser`) takes
 as it arrives: status, end of the message, whether the connection may be kept.
 
 The socket is the standard library's own, non-blocking, not gevent's cooperative
-one, and it waits on gevent's hub through two watchers made once per connection. One
-timer covers each exchange. gevent's socket instead arms a timer for every wait,
-resolves the address on every connect and asks the kernel twice whether a connect
-went through. Against one uWSGI worker, one connection per request, the load
-process spent about 230 µs of CPU per request that way and spends about 170 µs this
-way (wrk: 90 µs, nearly all of it the kernel's work on connections). Locust
+one, and it waits on gevent's hub through watchers kept for the connection's life.
+One timer covers each exchange. gevent's socket instead arms a timer for every wait,
+resolves the address on every connect and goes round the loop to learn that a connect
+went through. Against one uWSGI worker, one connection per request, the load process
+spent about 250 µs of CPU per request that way and spends about 200 µs this way (wrk:
+90 µs, nearly all of it the kernel's work on connections). Locust
 monkey-patches `socket`, `select` and `ssl`, so the originals are taken from
 `gevent.monkey.get_original`. This module works the same in a process Locust has
 not patched, which is how its tests run it.
