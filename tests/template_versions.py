@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from gitrepos import git, isolate_git
 
 from mlprod_cli.git_init import Outcome, initialise
 from mlprod_cli.provenance import Provenance
@@ -39,21 +39,6 @@ RUNBOOK = "# Iris Classifier runbook\n"
 OLD_BYTES = b"\x00\x01old"
 NEW_BYTES = b"\x00\x02new"
 PROJECT_DIR = "{{cookiecutter.__project_slug}}"
-
-
-def git(folder: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(folder), *args], capture_output=True, text=True, check=True
-    ).stdout
-
-
-def tree_bytes(root: Path) -> dict[str, bytes]:
-    """Every file under `root` but git's own, with its content: a snapshot to compare."""
-    return {
-        path.relative_to(root).as_posix(): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and ".git" not in path.relative_to(root).parts
-    }
 
 
 def _replace_once(path: Path, pattern: str, replacement: str) -> None:
@@ -116,13 +101,7 @@ def template_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """An identity, and no user or system configuration (signing, hooks) in the way."""
-    empty = tmp_path_factory.mktemp("gitconfig") / "empty.gitconfig"
-    empty.write_text("")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.com")
+    isolate_git(monkeypatch, tmp_path_factory.mktemp("gitconfig"))
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gitrepos import tree_bytes
 from template_versions import (
     DOCKERFILE_LINE,
     MOVED,
@@ -23,7 +24,6 @@ from template_versions import (
     PACKAGE,
     RUNBOOK,
     commit,
-    tree_bytes,
 )
 
 from mlprod_cli.errors import UserError

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from datetime import date
 from pathlib import Path
 
 import pytest
+from gitrepos import git, isolate_git, tree_bytes
 from typer.testing import CliRunner, Result
 
 from mlprod_cli import files
@@ -42,20 +42,6 @@ def bump(runner: CliRunner, *args: str) -> Result:
     return runner.invoke(app, ["bump", *args])
 
 
-def git(folder: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(folder), *args], capture_output=True, text=True, check=True
-    ).stdout
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {
-        str(path.relative_to(folder)): path.read_bytes()
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and ".git" not in path.relative_to(folder).parts
-    }
-
-
 def without_version_line(text: str) -> str:
     return "".join(line for line in text.splitlines(keepends=True) if "model_version" not in line)
 
@@ -74,13 +60,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def repo(project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The project as a git repository with everything committed, free of user configuration."""
-    empty = project.parent / "empty.gitconfig"
-    empty.write_text("")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for role in ("AUTHOR", "COMMITTER"):
-        monkeypatch.setenv(f"GIT_{role}_NAME", "Test")
-        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@example.com")
+    isolate_git(monkeypatch, project.parent)
     git(project, "init", "--quiet", "--initial-branch=main")
     git(project, "add", ".")
     git(project, "commit", "--quiet", "-m", "First")
@@ -140,7 +120,7 @@ def test_message_fills_the_changelog_line(runner: CliRunner, project: Path) -> N
 def test_dry_run_says_what_would_change_and_changes_nothing(
     runner: CliRunner, project: Path
 ) -> None:
-    before = snapshot(project)
+    before = tree_bytes(project)
     result = bump(runner, "major", "--dry-run")
     assert result.exit_code == 0, result.output
     assert result.stdout == (
@@ -149,7 +129,7 @@ def test_dry_run_says_what_would_change_and_changes_nothing(
         "Would add to CHANGELOG.md, under Unreleased:\n"
         f"  - Model version 1.0.0 (major bump from 0.1.0, {TODAY}): {DEFAULT_NOTE}\n"
     )
-    assert snapshot(project) == before
+    assert tree_bytes(project) == before
 
 
 def test_discovery_from_a_subfolder(
@@ -207,21 +187,21 @@ def test_tag_commits_both_files_and_tags_the_commit(runner: CliRunner, repo: Pat
 def test_tag_with_dry_run_checks_the_repository_and_changes_nothing(
     runner: CliRunner, repo: Path
 ) -> None:
-    before = snapshot(repo)
+    before = tree_bytes(repo)
     head = git(repo, "rev-parse", "HEAD")
     result = bump(runner, "minor", "--tag", "--dry-run")
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == (
         'Would commit "Bump model version to 0.2.0" and tag it model-v0.2.0'
     )
-    assert snapshot(repo) == before
+    assert tree_bytes(repo) == before
     assert git(repo, "rev-parse", "HEAD") == head
     assert git(repo, "tag") == ""
 
 
 def test_tag_refuses_a_dirty_repository_and_changes_nothing(runner: CliRunner, repo: Path) -> None:
     (repo / "notes.txt").write_text("draft")
-    before = snapshot(repo)
+    before = tree_bytes(repo)
     result = bump(runner, "minor", "--tag")
     assert result.exit_code == 1
     assert result.stderr == (
@@ -229,43 +209,43 @@ def test_tag_refuses_a_dirty_repository_and_changes_nothing(runner: CliRunner, r
         "(notes.txt); commit or stash them first, or leave out --tag\n"
     )
     assert result.stdout == ""
-    assert snapshot(repo) == before
+    assert tree_bytes(repo) == before
     assert git(repo, "log", "--format=%s").split("\n")[:1] == ["First"]
 
 
 def test_tag_refuses_a_folder_outside_git(runner: CliRunner, project: Path) -> None:
-    before = snapshot(project)
+    before = tree_bytes(project)
     result = bump(runner, "patch", "--tag")
     assert result.exit_code == 1
     assert result.stderr == (
         f"mlprod: --tag needs a git repository, and {project} is not in one; "
         "run `git init` and commit the project, or leave out --tag\n"
     )
-    assert snapshot(project) == before
+    assert tree_bytes(project) == before
 
 
 def test_tag_refuses_an_existing_tag(runner: CliRunner, repo: Path) -> None:
     git(repo, "tag", "model-v0.1.1")
-    before = snapshot(repo)
+    before = tree_bytes(repo)
     result = bump(runner, "patch", "--tag")
     assert result.exit_code == 1
     assert result.stderr == (
         f"mlprod: git tag model-v0.1.1 already exists in {repo}; leave out --tag\n"
     )
-    assert snapshot(repo) == before
+    assert tree_bytes(repo) == before
 
 
 def test_a_failed_commit_puts_both_files_back(runner: CliRunner, repo: Path) -> None:
     hook = repo / ".git" / "hooks" / "pre-commit"
     hook.write_text("#!/bin/sh\necho 'error: tests must pass first' >&2\nexit 1\n")
     hook.chmod(0o755)
-    before = snapshot(repo)
+    before = tree_bytes(repo)
     result = bump(runner, "patch", "--tag")
     assert result.exit_code == 1
     assert result.stderr == (
         "mlprod: git commit failed, so nothing was changed: error: tests must pass first\n"
     )
-    assert snapshot(repo) == before
+    assert tree_bytes(repo) == before
     assert git(repo, "status", "--porcelain") == ""
 
 
@@ -301,25 +281,25 @@ def test_project_option_naming_a_folder_that_is_not_a_project(
 
 def test_an_unparsable_version_is_named_with_its_file(runner: CliRunner, project: Path) -> None:
     (project / "pyproject.toml").write_text(PYPROJECT.replace('"0.1.0"  #', '"1.0"  #'))
-    before = snapshot(project)
+    before = tree_bytes(project)
     result = bump(runner, "minor")
     assert result.exit_code == 1
     assert result.stderr == (
         f"mlprod: {project / 'pyproject.toml'}: [tool.mlprod] model_version '1.0' is not a "
         "semantic version (MAJOR.MINOR.PATCH, optionally -PRERELEASE, e.g. 0.1.0 or 0.2.0-rc.1)\n"
     )
-    assert snapshot(project) == before
+    assert tree_bytes(project) == before
 
 
 def test_release_refuses_a_release(runner: CliRunner, project: Path) -> None:
-    before = snapshot(project)
+    before = tree_bytes(project)
     result = bump(runner, "release")
     assert result.exit_code == 1
     assert result.stderr == (
         "mlprod: model_version 0.1.0 is already a release; "
         "`release` turns a pre-release such as 0.1.1-rc.1 into 0.1.1\n"
     )
-    assert snapshot(project) == before
+    assert tree_bytes(project) == before
 
 
 def test_a_message_on_two_lines_is_refused(runner: CliRunner, project: Path) -> None:
@@ -339,12 +319,12 @@ def test_an_unwritable_file_leaves_both_files_as_they_were(
         return real_stage(path, text)
 
     monkeypatch.setattr(files, "_stage", stage)
-    before = snapshot(project)
+    before = tree_bytes(project)
     result = bump(runner, "minor")
     assert result.exit_code == 1
     assert result.stderr == f"mlprod: cannot write {project / 'CHANGELOG.md'}: Permission denied\n"
     assert result.stdout == ""
-    assert snapshot(project) == before
+    assert tree_bytes(project) == before
 
 
 def test_an_unknown_part_is_a_usage_error(runner: CliRunner, project: Path) -> None:

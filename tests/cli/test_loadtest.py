@@ -14,19 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from projects import PYPROJECT
 from typer.testing import CliRunner, Result
 
 from mlprod_cli.main import app
 
-PYPROJECT = """\
-[project]
-name = "credit-risk-scorer"
-version = "0.1.0"
-
-[tool.mlprod]
-model_name = "credit-risk-scorer"
-model_version = "0.1.0"
-"""
 HOST = "http://127.0.0.1:9"  # validated, never reached: the checks fail first
 NOT_BODIES = (
     'must hold a request body (a JSON object such as {"instances": [...]}) '

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
+from gitrepos import git, isolate_git
 from typer.testing import CliRunner, Result
 
 from mlprod_cli import __version__
@@ -18,20 +18,7 @@ def git_without_identity(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """git with no user or system configuration: no identity, no signing, no hooks."""
-    empty = tmp_path_factory.mktemp("gitconfig") / "empty.gitconfig"
-    empty.write_text("")
-    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(empty))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    for variable in ("NAME", "EMAIL"):
-        for role in ("AUTHOR", "COMMITTER"):
-            monkeypatch.delenv(f"GIT_{role}_{variable}", raising=False)
-    monkeypatch.delenv("EMAIL", raising=False)
-
-
-def git(folder: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(folder), *args], capture_output=True, text=True, check=True
-    ).stdout
+    isolate_git(monkeypatch, tmp_path_factory.mktemp("gitconfig"), identity=False)
 
 
 def new(runner: CliRunner, *args: str, answers: str | None = None) -> Result:

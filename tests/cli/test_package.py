@@ -16,21 +16,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from projects import PYPROJECT
 from typer.testing import CliRunner, Result
 
 from mlprod_cli import packaging
 from mlprod_cli.main import app
 from mlprod_cli.project import Project
-
-PYPROJECT = """\
-[project]
-name = "credit-risk-scorer"
-version = "0.1.0"
-
-[tool.mlprod]
-model_name = "credit-risk-scorer"
-model_version = "0.1.0"
-"""
 
 ARTIFACT = b"a trained model"
 WHEEL = "credit_risk_scorer-0.1.0-py3-none-any.whl"

@@ -10,16 +10,15 @@ import json
 from pathlib import Path
 
 import pytest
+from gitrepos import git, tree_bytes
 from template_versions import (
     NEW,
     NEW_HARAKIRI,
     NEW_TITLE,
     OLD,
     commit,
-    git,
     make_old_project,
     make_template_cache,
-    tree_bytes,
 )
 from typer.testing import CliRunner, Result
 
