@@ -28,10 +28,9 @@ from typing import Any
 
 from mlprod_cli.environment import find_uv
 from mlprod_cli.errors import UserError
-from mlprod_cli.project import Project
+from mlprod_cli.project import MODELS, Project  # the bundles' folder is named as the project's
 
 CHECKSUMS = "SHA256SUMS"
-MODELS = "models"
 ENGINE_TIMEOUT = 20.0
 BUILD_TIMEOUT = 1800.0
 
@@ -81,9 +80,9 @@ class Packaged:
 
 def trained_model(project: Project) -> TrainedModel:
     """The artifact and manifest of the project's model version, checked against each other."""
-    models = project.root / MODELS
+    models = project.models_dir
     name, version = project.model_name, project.model_version
-    manifest_path = models / f"{name}-{version}.json"
+    manifest_path = project.manifest_path(version)
     if not manifest_path.is_file():
         raise PackageError(
             f"no trained model for {name} {version}: {manifest_path} does not exist; "

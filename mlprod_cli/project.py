@@ -17,6 +17,8 @@ from mlprod_cli.errors import UserError
 
 PYPROJECT = "pyproject.toml"
 CHANGELOG = "CHANGELOG.md"
+MODELS = "models"
+"""Where the project's registry keeps each version's artifact and `<name>-<version>.json`."""
 
 
 class NotAProject(UserError):
@@ -43,6 +45,14 @@ class Project:
     @property
     def changelog(self) -> Path:
         return self.root / CHANGELOG
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / MODELS
+
+    def manifest_path(self, version: str) -> Path:
+        """The manifest the registry writes for `version` of the project's model."""
+        return self.models_dir / f"{self.model_name}-{version}.json"
 
 
 def find_project(start: Path) -> Project:

@@ -20,7 +20,6 @@ from typing import Any
 from mlprod_cli.errors import UserError
 from mlprod_cli.project import Project
 
-MODELS_DIR = "models"
 DATA_DIR = "data"
 MAX_ROWS = 10_000
 """Rows kept from the data file; batches larger than that repeat them."""
@@ -54,7 +53,7 @@ def find_trained_model(project: Project, requested: str | None) -> TrainedModel:
     """The version to benchmark: `requested`, or `[tool.mlprod] model_version`."""
     import semver
 
-    models_dir = project.root / MODELS_DIR
+    models_dir = project.models_dir
     name = project.model_name
     trained = trained_versions(models_dir, name)
     if not trained:
@@ -80,7 +79,7 @@ def find_trained_model(project: Project, requested: str | None) -> TrainedModel:
             raise UserError(
                 f"--model-version {version}: {name} {version} is not trained (trained: {listed})"
             )
-    path = models_dir / f"{name}-{version}.json"
+    path = project.manifest_path(version)
     return TrainedModel(name=name, version=version, manifest_path=path, manifest=_manifest(path))
 
 

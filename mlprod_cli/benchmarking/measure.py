@@ -19,7 +19,7 @@ from typing import Any
 
 from mlprod_cli.benchmarking import process
 from mlprod_cli.benchmarking.document import Measurement
-from mlprod_cli.benchmarking.inputs import MODELS_DIR, Inputs, TrainedModel
+from mlprod_cli.benchmarking.inputs import Inputs, TrainedModel
 from mlprod_cli.benchmarking.settings import Settings
 from mlprod_cli.errors import UserError
 from mlprod_cli.project import Project
@@ -44,7 +44,7 @@ def measure(
     request: dict[str, Any] = {
         "package": project.package,
         "distribution": project.slug,
-        "models_dir": str(project.root / MODELS_DIR),
+        "models_dir": str(project.models_dir),
         "model_name": model.name,
         "version": model.version,
     }
