@@ -27,10 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlprod_cli import environment
 from mlprod_cli.benchmarking import process
 from mlprod_cli.benchmarking.inputs import benchmark_inputs, find_trained_model
-from mlprod_cli.project import load_project
+from mlprod_cli.project import environment, load_project
 
 MLPROD = Path(sys.executable).parent / "mlprod"
 REPEATS = 15

@@ -39,9 +39,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mlprod_cli import environment, server
 from mlprod_cli.loadtest.payloads import from_manifest
-from mlprod_cli.project import load_project
+from mlprod_cli.project import environment, load_project, server
 
 MLPROD = Path(sys.executable).parent / "mlprod"
 

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mlprod_cli.server import LOOPBACK, free_port, request, stop
+from mlprod_cli.project.server import LOOPBACK, free_port, request, stop
 
 SHIPPED = "http-socket + Connection: close"
 KEEP_ALIVE = "http11-socket (keep-alive)"

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
-from mlprod_cli.answers import InvalidAnswer, validate
-from mlprod_cli.template import bundled_template
+from mlprod_cli.templating.answers import InvalidAnswer, validate
+from mlprod_cli.templating.source import bundled_template
 
 _CACHE_DIRS = ("__pycache__",)
 _CACHE_SUFFIXES = (".pyc", ".pyo")

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlprod_cli import environment, server
+from mlprod_cli.project import environment, server
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / ".demo"

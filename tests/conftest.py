@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from mlprod_cli.template import TemplateSource, bundled_template, stage
+from mlprod_cli.templating.source import TemplateSource, bundled_template, stage
 
 DEFAULT_SLUG = "iris-classifier"
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 from gitrepos import git, isolate_git
 
-from mlprod_cli.git_init import Outcome, initialise
-from mlprod_cli.provenance import Provenance
-from mlprod_cli.scaffold import gather_answers, render
-from mlprod_cli.template import bundled_template, stage
-from mlprod_cli.template_store import TemplateStore
+from mlprod_cli.templating.provenance import Provenance
+from mlprod_cli.templating.scaffold import gather_answers, render
+from mlprod_cli.templating.source import bundled_template, stage
+from mlprod_cli.templating.store import TemplateStore
+from mlprod_cli.vcs import Outcome, initialise
 
 OLD, NEW, MOVED = "0.0.1", "0.0.2", "0.0.3"
 SLUG = "iris-classifier"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mlprod_cli.answers import InvalidAnswer, public_keys, validate
+from mlprod_cli.templating.answers import InvalidAnswer, public_keys, validate
 
 CHOICES = {"framework": ["sklearn"]}
 

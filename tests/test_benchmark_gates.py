@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from mlprod_cli import environment
 from mlprod_cli.main import app
+from mlprod_cli.project import environment
 
 pytestmark = pytest.mark.slow
 

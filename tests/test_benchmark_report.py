@@ -1,4 +1,4 @@
-"""The benchmark's tables: units, significant figures, and what a recorded result shows."""
+"""The benchmark's tables: what a recorded result shows (the formats: `test_console.py`)."""
 
 from __future__ import annotations
 
@@ -6,38 +6,13 @@ import io
 import json
 from pathlib import Path
 
-import pytest
 from rich.console import Console
 
+from mlprod_cli import console
 from mlprod_cli.benchmarking import report
 from mlprod_cli.benchmarking.compare import compare
 
 RECORDED = Path(__file__).parent / "fixtures" / "benchmark" / "credit-risk-scorer-0.1.0.json"
-
-
-@pytest.mark.parametrize(
-    ("seconds", "shown"),
-    [
-        (0.0, "0 s"),
-        (2.5e-8, "25.0 ns"),
-        (0.000105, "105 µs"),
-        (0.0009994, "999 µs"),
-        (0.0009996, "1.00 ms"),
-        (0.01234, "12.3 ms"),
-        (1.5, "1.50 s"),
-    ],
-)
-def test_durations_have_three_significant_figures(seconds: float, shown: str) -> None:
-    assert report.format_duration(seconds) == shown
-
-
-def test_bytes_and_rates() -> None:
-    assert report.format_bytes(12_000) == "12 KiB"
-    assert report.format_bytes(1.5 * 2**20) == "1.5 MiB"
-    assert report.format_bytes(3 * 2**30) == "3.00 GiB"
-    assert report.format_rate(2512.7) == "2,510"
-    assert report.format_rate(9.876) == "9.88"
-    assert report.format_rate(821_345) == "821,000"
 
 
 def rendered(renderable: object) -> str:
@@ -54,8 +29,8 @@ def test_result_shows_load_memory_and_every_batch() -> None:
     assert "Load, 5 fresh processes" in text
     assert "memory the model holds (heap)" in text
     for batch in document["predict"]:
-        mean = report.format_duration(batch["latency_s"]["summary"]["mean"])
-        rate = report.format_rate(batch["rows_per_s"])
+        mean = console.format_duration(batch["latency_s"]["summary"]["mean"])
+        rate = console.format_rate(batch["rows_per_s"])
         row = next(
             line
             for line in text.splitlines()

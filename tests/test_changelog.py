@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlprod_cli.changelog import add_entry
+from mlprod_cli.release.changelog import add_entry
 
 ENTRY = "- Model version 0.2.0 (minor bump from 0.1.0, 2026-11-26): retrained."
 

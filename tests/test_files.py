@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from mlprod_cli import files
 from mlprod_cli.errors import UserError
-from mlprod_cli.files import write_files
+from mlprod_cli.project import files
+from mlprod_cli.project.files import write_files
 
 
 def test_writes_every_file_exactly(tmp_path: Path) -> None:

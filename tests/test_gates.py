@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from projects import new_project
 
-from mlprod_cli import environment, server
+from mlprod_cli.project import environment, server
 
 pytestmark = pytest.mark.slow
 

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from projects import new_project
 
-from mlprod_cli import environment, server
+from mlprod_cli.project import environment, server
 
 pytestmark = pytest.mark.slow
 

@@ -29,8 +29,8 @@ import pytest
 from projects import new_project
 from typer.testing import CliRunner
 
-from mlprod_cli import environment, server
 from mlprod_cli.main import app
+from mlprod_cli.project import environment, server
 
 pytestmark = pytest.mark.slow
 

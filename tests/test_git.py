@@ -8,7 +8,7 @@ import pytest
 from gitrepos import git, isolate_git
 
 from mlprod_cli.errors import UserError
-from mlprod_cli.git import check_can_tag, commit_and_tag, uncommitted_changes
+from mlprod_cli.vcs import check_can_tag, commit_and_tag, uncommitted_changes
 
 
 @pytest.fixture(autouse=True)

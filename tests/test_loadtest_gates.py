@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from projects import new_project
 
-from mlprod_cli import environment
+from mlprod_cli.project import environment
 
 pytestmark = pytest.mark.slow
 

@@ -10,6 +10,7 @@ import pytest
 
 from mlprod_cli.errors import UserError
 from mlprod_cli.loadtest import payloads
+from mlprod_cli.project import Project
 
 MANIFEST: dict[str, Any] = {
     "data": {"file": "homes.csv"},
@@ -22,6 +23,12 @@ MANIFEST: dict[str, Any] = {
         "example": {"size": 50.0, "rooms": 2, "city": "Lyon"},
     },
 }
+
+
+def project(root: Path) -> Project:
+    return Project(
+        root=root, slug="homes", package="homes", model_name="homes", model_version="0.1.0"
+    )
 
 
 def instances(result: payloads.Payloads) -> list[dict[str, Any]]:
@@ -41,7 +48,7 @@ def test_rows_of_the_training_data_without_the_target_column(tmp_path: Path) -> 
     path = write_data(
         tmp_path, "size,rooms,city,price\n42.5,1,Paris,high\n80,3,Lyon,low\n61.0,2,Lyon,low\n"
     )
-    result = payloads.from_manifest(MANIFEST, tmp_path)
+    result = payloads.from_manifest(MANIFEST, project(tmp_path))
     assert instances(result) == [
         {"size": 42.5, "rooms": 1, "city": "Paris"},
         {"size": 80.0, "rooms": 3, "city": "Lyon"},
@@ -52,7 +59,7 @@ def test_rows_of_the_training_data_without_the_target_column(tmp_path: Path) -> 
 
 def test_rows_that_do_not_fit_the_schema_are_left_out(tmp_path: Path) -> None:
     write_data(tmp_path, "size,rooms,city,price\nbig,1,Paris,high\n80,3,Nice,low\n61,2,Lyon,low\n")
-    assert instances(payloads.from_manifest(MANIFEST, tmp_path)) == [
+    assert instances(payloads.from_manifest(MANIFEST, project(tmp_path))) == [
         {"size": 61.0, "rooms": 2, "city": "Lyon"}
     ]
 
@@ -60,14 +67,14 @@ def test_rows_that_do_not_fit_the_schema_are_left_out(tmp_path: Path) -> None:
 def test_many_rows_are_thinned_evenly(tmp_path: Path) -> None:
     rows = "".join(f"{i},1,Lyon,low\n" for i in range(3000))
     write_data(tmp_path, "size,rooms,city,price\n" + rows)
-    sizes = [row["size"] for row in instances(payloads.from_manifest(MANIFEST, tmp_path))]
+    sizes = [row["size"] for row in instances(payloads.from_manifest(MANIFEST, project(tmp_path)))]
     assert len(sizes) == payloads.MAX_BODIES
     assert sizes[:3] == [0.0, 3.0, 6.0]
     assert sizes[-1] == 2997.0
 
 
 def test_without_the_data_file_instances_vary_around_the_example(tmp_path: Path) -> None:
-    result = payloads.from_manifest(MANIFEST, tmp_path)
+    result = payloads.from_manifest(MANIFEST, project(tmp_path))
     rows = instances(result)
     assert len(rows) == payloads.SYNTHETIC_BODIES
     assert len({row["size"] for row in rows}) > 50, "varied, not one repeated row"
@@ -82,7 +89,7 @@ def test_without_the_data_file_instances_vary_around_the_example(tmp_path: Path)
 
 def test_a_data_file_missing_a_feature_column_falls_back_to_the_example(tmp_path: Path) -> None:
     path = write_data(tmp_path, "size,city,price\n42,Paris,high\n")
-    result = payloads.from_manifest(MANIFEST, tmp_path)
+    result = payloads.from_manifest(MANIFEST, project(tmp_path))
     assert result.source.endswith(f"({path} has no column 'rooms')")
 
 
@@ -92,7 +99,11 @@ def test_without_a_project_instances_vary_around_the_example() -> None:
 
 
 def test_a_manifest_without_an_input_schema_asks_for_a_payload_file() -> None:
-    with pytest.raises(UserError, match=r"no usable input_schema .* pass --payload FILE"):
+    with pytest.raises(
+        UserError,
+        match=r"^the served model's manifest is not a usable model manifest: no 'input_schema'; "
+        r"pass --payload FILE",
+    ):
         payloads.from_manifest({"name": "x"}, None)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlprod_cli.merge import Merged, has_conflict_markers, is_binary, merge
+from mlprod_cli.updating.merge import Merged, has_conflict_markers, is_binary, merge
 
 LABELS = ("yours", "template 0.1.0", "template 0.2.0")
 BASE = b"one\ntwo\nthree\nfour\nfive\n"

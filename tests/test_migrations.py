@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlprod_cli.migrations import BUNDLED, Migration, between, migrate_answers
+from mlprod_cli.updating.migrations import BUNDLED, Migration, between, migrate_answers
 
 
 def _rename(answers: dict[str, Any]) -> dict[str, Any]:

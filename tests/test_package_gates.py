@@ -18,9 +18,9 @@ import pytest
 from projects import new_project
 from typer.testing import CliRunner
 
-from mlprod_cli import environment
 from mlprod_cli.main import app
-from mlprod_cli.packaging import engine_problem
+from mlprod_cli.project import environment
+from mlprod_cli.release.packaging import engine_problem
 
 pytestmark = pytest.mark.slow
 

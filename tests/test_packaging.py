@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mlprod_cli import packaging
-from mlprod_cli.packaging import PackageError, TrainedModel
 from mlprod_cli.project import Project
+from mlprod_cli.project.models import ManifestError, TrainedModel, read_manifest
+from mlprod_cli.release import packaging
 
 
 def project(root: Path, version: str = "0.1.0") -> Project:
@@ -36,7 +36,7 @@ def model(tmp_path: Path) -> TrainedModel:
     manifest.write_text(
         json.dumps({"artifact": {"file": artifact.name, "sha256": packaging.sha256_file(artifact)}})
     )
-    return TrainedModel("credit-risk-scorer", "0.1.0", manifest=manifest, artifact=artifact)
+    return TrainedModel("credit-risk-scorer", "0.1.0", manifest, read_manifest(manifest))
 
 
 def test_the_bundle_holds_the_artifact_and_manifest_owned_by_nobody(
@@ -46,11 +46,11 @@ def test_the_bundle_holds_the_artifact_and_manifest_owned_by_nobody(
     assert bundle.name == "credit-risk-scorer-0.1.0.tar.gz"
     with tarfile.open(bundle) as tar:
         members = tar.getmembers()
-        assert [m.name for m in members] == [model.artifact.name, model.manifest.name]
+        assert [m.name for m in members] == [model.artifact_path.name, model.manifest_path.name]
         assert {(m.uid, m.gid, m.uname, m.gname, m.mode) for m in members} == {
             (0, 0, "", "", 0o644)
         }
-        assert tar.extractfile(model.artifact.name).read() == b"weights"  # type: ignore[union-attr]
+        assert tar.extractfile(model.artifact_path.name).read() == b"weights"  # type: ignore[union-attr]
 
 
 def test_the_same_files_give_the_same_bundle(model: TrainedModel, tmp_path: Path) -> None:
@@ -108,5 +108,5 @@ def test_an_engine_that_does_not_answer_is_named_with_its_last_words(
 def test_an_unreadable_manifest_is_refused(tmp_path: Path) -> None:
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "credit-risk-scorer-0.1.0.json").write_text("{not json")
-    with pytest.raises(PackageError, match=r"^cannot read the manifest .*0\.1\.0\.json: "):
+    with pytest.raises(ManifestError, match=r"^.*0\.1\.0\.json is not a usable model manifest: "):
         packaging.trained_model(project(tmp_path))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlprod_cli.provenance import PendingUpdate, Provenance, ProvenanceError
+from mlprod_cli.templating.provenance import PendingUpdate, Provenance, ProvenanceError
 
 ANSWERS = {"project_name": "Iris Classifier", "framework": "sklearn"}
 

@@ -21,7 +21,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from mlprod_cli.template import TemplateSource
+from mlprod_cli.templating.source import TemplateSource
 
 Bake = Callable[..., Any]
 
@@ -313,7 +313,7 @@ def test_mlprod_new_renders_exactly_what_cookiecutter_renders(
 
 
 def test_verbatim_files_are_those_without_template_syntax(tmp_path: Path) -> None:
-    from mlprod_cli.template import verbatim_files
+    from mlprod_cli.templating.source import verbatim_files
 
     project = tmp_path / "{{cookiecutter.__project_slug}}"
     (project / "src").mkdir(parents=True)

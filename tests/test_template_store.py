@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from mlprod_cli import __version__, template_store
-from mlprod_cli.template import bundled_template
-from mlprod_cli.template_store import (
+from mlprod_cli import __version__
+from mlprod_cli.templating import store as template_store
+from mlprod_cli.templating.source import bundled_template
+from mlprod_cli.templating.store import (
     TemplateStore,
     TemplateUnavailable,
     cache_dir,

@@ -27,22 +27,13 @@ from template_versions import (
 )
 
 from mlprod_cli.errors import UserError
-from mlprod_cli.migrations import Migration
-from mlprod_cli.provenance import PendingUpdate, Provenance
-from mlprod_cli.template_store import TemplateStore
-from mlprod_cli.updating import (
-    Action,
-    Conflicts,
-    Plan,
-    apply,
-    finish,
-    installed_version,
-    plan_update,
-    skip_patterns,
-    skipped_by,
-    status,
-    target_version,
-)
+from mlprod_cli.project import load_project
+from mlprod_cli.templating.provenance import PendingUpdate, Provenance
+from mlprod_cli.templating.store import TemplateStore
+from mlprod_cli.updating.apply import apply, finish
+from mlprod_cli.updating.migrations import Migration
+from mlprod_cli.updating.plan import Action, Conflicts, Plan, plan_update, skipped_by
+from mlprod_cli.updating.versions import installed_version, status, target_version
 
 OWN_NOTES = "\n## Our notes\n\nOn call: the risk team.\n"
 
@@ -50,7 +41,7 @@ OWN_NOTES = "\n## Our notes\n\nOn call: the risk team.\n"
 def update(project: Path, version: str, migrations: Sequence[Migration] = ()) -> Plan:
     recorded = Provenance.read(project)
     plan = plan_update(
-        project, recorded, version, TemplateStore(), migrations, skip_patterns(project)
+        project, recorded, version, TemplateStore(), migrations, load_project(project).update_skip
     )
     apply(plan, plan.provenance(recorded, installed_version()))
     return plan
@@ -372,13 +363,14 @@ def test_target_version_defaults_to_this_mlprods() -> None:
 
 def test_skip_patterns_come_from_pyproject(tmp_path: Path) -> None:
     pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text("[tool.mlprod]\nmodel_name = 'x'\n")
-    assert skip_patterns(tmp_path) == []
-    pyproject.write_text("[tool.mlprod.update]\nskip = ['Dockerfile', 'docs/*']\n")
-    assert skip_patterns(tmp_path) == ["Dockerfile", "docs/*"]
-    pyproject.write_text("[tool.mlprod.update]\nskip = 'Dockerfile'\n")
+    head = "[project]\nname = 'x'\n[tool.mlprod]\nmodel_name = 'x'\nmodel_version = '0.1.0'\n"
+    pyproject.write_text(head)
+    assert load_project(tmp_path).update_skip == []
+    pyproject.write_text(head + "[tool.mlprod.update]\nskip = ['Dockerfile', 'docs/*']\n")
+    assert load_project(tmp_path).update_skip == ["Dockerfile", "docs/*"]
+    pyproject.write_text(head + "[tool.mlprod.update]\nskip = 'Dockerfile'\n")
     with pytest.raises(UserError) as caught:
-        skip_patterns(tmp_path)
+        load_project(tmp_path).update_skip  # noqa: B018 (the property checks the table)
     assert str(caught.value) == (
         f"{pyproject}: [tool.mlprod.update] skip must be a list of path patterns, "
         'e.g. skip = ["Dockerfile", "docs/*"]'

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from semver import Version
 
-from mlprod_cli import files
 from mlprod_cli.errors import UserError
-from mlprod_cli.project import find_project
-from mlprod_cli.versioning import (
+from mlprod_cli.project import files, find_project
+from mlprod_cli.release.versioning import (
     DEFAULT_NOTE,
     Part,
     bump_model_version,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlprod_cli import __version__
-from mlprod_cli.environment import find_uv
+from mlprod_cli.project.environment import find_uv
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "project_name=Credit Risk Scorer"
@@ -72,7 +72,7 @@ def test_wheel_installed_mlprod_renders_the_same_project_as_the_checkout(
     installed = run(
         venv / "bin/python",
         "-c",
-        "import mlprod_cli.template as t; print(t.__file__)",
+        "import mlprod_cli.templating.source as t; print(t.__file__)",
         cwd=tmp_path,
     )
     assert str(ROOT) not in installed

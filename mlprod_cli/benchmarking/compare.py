@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlprod_cli.benchmarking.stats import mann_whitney_u, smallest_p_value
+from mlprod_cli.errors import UserError
 
 ALPHA = 0.05
 MEMORY_FLOOR_BYTES = 1 << 20
@@ -184,3 +185,25 @@ def _get(data: Mapping[str, Any], path: Sequence[str]) -> Any:
     for key in path:
         data = data.get(key, {}) if isinstance(data, Mapping) else {}
     return data or None
+
+
+REGRESSION_EXIT_CODE = 3
+
+
+class Regressed(UserError):
+    """A figure is worse than the baseline beyond `--max-regression`: exit code 3."""
+
+    exit_code = REGRESSION_EXIT_CODE
+
+
+def verdict(comparison: Comparison) -> str:
+    """The comparison's last line; a `Regressed` error when a figure regressed too far."""
+    from mlprod_cli.benchmarking.settings import format_percent
+
+    limit = format_percent(comparison.max_regression)
+    regressed = comparison.regressions
+    if regressed:
+        names = "; ".join(change.label for change in regressed)
+        count = f"{len(regressed)} figure{'s' if len(regressed) > 1 else ''}"
+        raise Regressed(f"{count} regressed by more than {limit}: {names}")
+    return f"No figure regressed by more than {limit}."

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlprod_cli.benchmarking.inputs import Inputs, TrainedModel
+from mlprod_cli.benchmarking.inputs import Inputs
 from mlprod_cli.benchmarking.settings import Settings
 from mlprod_cli.benchmarking.stats import percentile, stability_warnings, summarize
 from mlprod_cli.errors import UserError
 from mlprod_cli.project import Project
+from mlprod_cli.project.models import TrainedModel
 
 FORMAT = "mlprod-benchmark"
 FORMAT_VERSION = 1

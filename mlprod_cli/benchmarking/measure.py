@@ -19,10 +19,11 @@ from typing import Any
 
 from mlprod_cli.benchmarking import process
 from mlprod_cli.benchmarking.document import Measurement
-from mlprod_cli.benchmarking.inputs import Inputs, TrainedModel
+from mlprod_cli.benchmarking.inputs import Inputs
 from mlprod_cli.benchmarking.settings import Settings
 from mlprod_cli.errors import UserError
 from mlprod_cli.project import Project
+from mlprod_cli.project.models import TrainedModel
 
 Progress = Callable[[str, int], None]
 

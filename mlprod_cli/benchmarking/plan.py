@@ -14,12 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mlprod_cli.benchmarking import compare, document, measure, process
-from mlprod_cli.benchmarking.inputs import (
-    Inputs,
-    TrainedModel,
-    benchmark_inputs,
-    find_trained_model,
-)
+from mlprod_cli.benchmarking.inputs import Inputs, benchmark_inputs
 from mlprod_cli.benchmarking.settings import (
     DEFAULT_BATCH_SIZES,
     Settings,
@@ -29,7 +24,8 @@ from mlprod_cli.benchmarking.settings import (
     positive_seconds,
 )
 from mlprod_cli.errors import UserError
-from mlprod_cli.project import Project, find_project, load_project
+from mlprod_cli.project import Project, project_python, resolve_project
+from mlprod_cli.project.models import TrainedModel, find_trained_model
 
 MEASURING_OPTIONS = (
     "--python",
@@ -136,9 +132,10 @@ def plan(options: Options) -> Work:
     if options.from_json is not None:
         return _plan_reading(options, max_regression)
     settings = _settings(options)
-    project = _project(options)
+    project = resolve_project(options.project_dir)
     model = find_trained_model(project, options.model_version)
-    python = process.project_python(project, options.python)
+    inputs = benchmark_inputs(project, model)
+    python = project_python(project, options.python)
     json_path = _json_target(options.json_path)
     baseline = _baseline(options, project, model.name, model.version)
     return Work(
@@ -146,7 +143,7 @@ def plan(options: Options) -> Work:
             project=project,
             python=python,
             model=model,
-            inputs=benchmark_inputs(project.root, model),
+            inputs=inputs,
             settings=settings,
         ),
         json_path=json_path,
@@ -185,7 +182,7 @@ def _plan_reading(options: Options, max_regression: float) -> Work:
     read = document.read_document(options.from_json, "--from-json")  # type: ignore[arg-type]
     name, version = read["model"]["name"], read["model"]["version"]
     needs_project = options.save_baseline or (options.compare and options.baseline is None)
-    project = _project(options) if needs_project else None
+    project = resolve_project(options.project_dir) if needs_project else None
     return Work(
         measured=None,
         read=read,
@@ -220,12 +217,6 @@ def _settings(options: Options) -> Settings:
             else positive_seconds(options.min_time, "--min-time")
         ),
     )
-
-
-def _project(options: Options) -> Project:
-    if options.project_dir is not None:
-        return load_project(options.project_dir)
-    return find_project(Path.cwd())
 
 
 def _json_target(path: Path | None) -> Path | None:

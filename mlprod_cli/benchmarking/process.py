@@ -1,6 +1,6 @@
 """The project's interpreter, and the runner script mlprod executes with it.
 
-mlprod never imports the project: it runs `mlprod_cli/runners/benchmark_runner.py`
+mlprod never imports the project: it runs `mlprod_cli/benchmarking/runner.py`
 with the project's Python (`-I`: no user site, no script folder on `sys.path`, no
 PYTHON* variables), sends one JSON request on standard input and reads JSON lines
 back. Native thread pools are pinned to one thread, as in the project's `uwsgi.ini`,
@@ -18,11 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from mlprod_cli import environment
 from mlprod_cli.errors import UserError
-from mlprod_cli.project import Project
 
-RUNNER = "benchmark_runner.py"
+RUNNER = "runner.py"
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 """As the project's `uwsgi.ini` sets them; a value already in the environment wins."""
 
@@ -37,28 +35,6 @@ class RunnerFailure(UserError):
         self.kind = kind
 
 
-def project_python(project: Project, python: Path | None) -> Path:
-    """`--python` as given, or the project's `.venv` interpreter; it must exist."""
-    if python is None:
-        venv = project.root / ".venv"
-        candidate = environment.venv_python(venv)
-        if not candidate.exists():
-            install = f"uv pip install --python {candidate} -e '{project.root}[dev]'"
-            raise UserError(
-                f"no virtual environment at {venv}; create one with the project installed "
-                f"(`uv venv {venv} && {install}`) or pass --python"
-            )
-        return candidate
-    if not python.exists():
-        raise UserError(f"--python {python} does not exist")
-    if python.is_dir():
-        raise UserError(
-            f"--python {python} is a folder; give the interpreter, e.g. .venv/bin/python"
-        )
-    # The runner works in the project's folder: a relative path must not change meaning.
-    return python.absolute()
-
-
 def thread_env() -> dict[str, str]:
     """The thread-pool variables the runner gets: pinned to 1 unless already set."""
     return {name: os.environ.get(name, value) for name, value in THREAD_ENV.items()}
@@ -69,7 +45,7 @@ def runner_script() -> Iterator[Path]:
     """The runner as a file on disk (it is one, in a wheel or a checkout)."""
     from importlib.resources import as_file, files
 
-    with as_file(files("mlprod_cli.runners") / RUNNER) as path:
+    with as_file(files("mlprod_cli.benchmarking") / RUNNER) as path:
         yield path
 
 

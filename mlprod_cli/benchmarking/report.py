@@ -1,11 +1,10 @@
 """The benchmark's tables, printed with Rich (imported only by `mlprod benchmark`).
 
-Times are shown as pyperf shows them: three significant figures in ns, µs, ms or s.
+Figures are formatted by `mlprod_cli.console`, as every command prints them.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,40 +15,14 @@ from rich.text import Text
 
 from mlprod_cli.benchmarking.compare import Comparison
 from mlprod_cli.benchmarking.settings import format_percent
-
-
-def format_duration(seconds: float) -> str:
-    """`0.000105` -> `105 µs`."""
-    if seconds == 0:
-        return "0 s"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if abs(seconds) >= scale * 0.9995:
-            return f"{_significant(seconds / scale)} {unit}"
-    return f"{_significant(seconds / 1e-9)} ns"
-
-
-def format_bytes(count: float) -> str:
-    """`131072` -> `128 KiB`; `1.5 * 2**20` -> `1.5 MiB`."""
-    if abs(count) >= 1 << 30:
-        return f"{count / (1 << 30):.2f} GiB"
-    if abs(count) >= 1 << 20:
-        return f"{count / (1 << 20):.1f} MiB"
-    return f"{count / 1024:.0f} KiB"
-
-
-def format_rate(rows_per_s: float) -> str:
-    """Rows per second to three significant figures, with thousands separators."""
-    if rows_per_s <= 0:
-        return "0"
-    digits = 2 - math.floor(math.log10(rows_per_s))
-    return f"{round(rows_per_s, digits):,.{max(digits, 0)}f}"
+from mlprod_cli.console import format_duration, format_rate, format_size
 
 
 def format_value(value: float, unit: str) -> str:
     if unit == "s":
         return format_duration(value)
     if unit == "bytes":
-        return format_bytes(value)
+        return format_size(value)
     return format_rate(value)
 
 
@@ -150,7 +123,7 @@ def _load_table(document: Mapping[str, Any]) -> Table:
         )
     peak = memory["peak_rss_bytes"]
     table.add_row(
-        "peak memory (RSS, predicting)", "unknown" if peak is None else format_bytes(peak), "", ""
+        "peak memory (RSS, predicting)", "unknown" if peak is None else format_size(peak), "", ""
     )
     return table
 
@@ -203,16 +176,6 @@ def _p(p_value: float | None) -> str:
     if p_value is None:
         return "n/a"
     return "<0.001" if p_value < 0.001 else f"{p_value:.3f}"
-
-
-def _significant(value: float) -> str:
-    """Three significant figures, without exponent notation."""
-    magnitude = abs(value)
-    if magnitude >= 100:
-        return f"{value:.0f}"
-    if magnitude >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
 
 
 def console() -> Console:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from mlprod_cli.commands.options import ProjectOption
-from mlprod_cli.errors import reported
-from mlprod_cli.versioning import DEFAULT_NOTE, Bump, Part
+from mlprod_cli.commands.options import DryRunFlag, ProjectOption
+from mlprod_cli.console import shown
+from mlprod_cli.release.versioning import DEFAULT_NOTE, Bump, Part
 
 
 def bump(
@@ -22,9 +21,7 @@ def bump(
         ),
     ],
     project_dir: ProjectOption = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Say what would change, and change nothing.")
-    ] = False,
+    dry_run: DryRunFlag = False,
     tag: Annotated[
         bool,
         typer.Option(
@@ -50,18 +47,17 @@ def bump(
     """
     from datetime import date
 
-    from mlprod_cli.project import find_project, load_project
-    from mlprod_cli.versioning import bump_model_version
+    from mlprod_cli.project import resolve_project
+    from mlprod_cli.release.versioning import bump_model_version
 
-    with reported():
-        project = load_project(project_dir) if project_dir else find_project(Path.cwd())
-        done = bump_model_version(project, part, date.today(), message, tag=tag, dry_run=dry_run)
+    project = resolve_project(project_dir)
+    done = bump_model_version(project, part, date.today(), message, tag=tag, dry_run=dry_run)
     _report(done, tag=tag, dry_run=dry_run)
 
 
 def _report(done: Bump, *, tag: bool, dry_run: bool) -> None:
-    pyproject = _shown(done.pyproject.path)
-    changelog = _shown(done.changelog.path) + (
+    pyproject = shown(done.pyproject.path)
+    changelog = shown(done.changelog.path) + (
         " (a new file)" if done.changelog.before is None else ""
     )
     if dry_run:
@@ -76,9 +72,3 @@ def _report(done: Bump, *, tag: bool, dry_run: bool) -> None:
     if tag:
         verb, tagged = ("Would commit", "tag") if dry_run else ("Committed", "tagged")
         typer.echo(f'{verb} "{done.commit_message}" and {tagged} it {done.tag}')
-
-
-def _shown(path: Path) -> str:
-    """`path` relative to the current folder when it is inside it, else in full."""
-    here = Path.cwd().resolve()
-    return str(path.relative_to(here)) if path.is_relative_to(here) else str(path)

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
 
-from mlprod_cli.commands.options import ProjectOption
-from mlprod_cli.errors import reported
+from mlprod_cli.commands.options import JsonFlag, ProjectOption
 
 
 def check(
     project_dir: ProjectOption = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of a sentence.")
-    ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Say whether the project was made from an older template than this mlprod's.
 
@@ -24,13 +18,12 @@ def check(
     """
     import json
 
-    from mlprod_cli.project import find_project, load_project
-    from mlprod_cli.provenance import Provenance
-    from mlprod_cli.updating import EXIT_BEHIND, status
+    from mlprod_cli.project import resolve_project
+    from mlprod_cli.templating.provenance import Provenance
+    from mlprod_cli.updating.versions import EXIT_BEHIND, status
 
-    with reported():
-        project = load_project(project_dir) if project_dir else find_project(Path.cwd())
-        found = status(Provenance.read(project.root))
+    project = resolve_project(project_dir)
+    found = status(Provenance.read(project.root))
     if as_json:
         report = {
             "project": str(project.root),

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from mlprod_cli.commands.options import ProjectOption
-from mlprod_cli.errors import reported
 
 
 def diff(
@@ -19,21 +16,21 @@ def diff(
     (project/...). Files the template does not make are not shown, nor those matching
     [tool.mlprod.update] skip.
     """
-    from mlprod_cli import migrations
-    from mlprod_cli.project import find_project, load_project
-    from mlprod_cli.provenance import Provenance
-    from mlprod_cli.template_store import TemplateStore
-    from mlprod_cli.updating import installed_version, skip_patterns, template_diff
+    from mlprod_cli.project import resolve_project
+    from mlprod_cli.templating.provenance import Provenance
+    from mlprod_cli.templating.store import TemplateStore
+    from mlprod_cli.updating import migrations
+    from mlprod_cli.updating.plan import template_diff
+    from mlprod_cli.updating.versions import installed_version
 
-    with reported():
-        project = load_project(project_dir) if project_dir else find_project(Path.cwd())
-        lines = template_diff(
-            project.root,
-            Provenance.read(project.root),
-            TemplateStore(),
-            migrations.BUNDLED,
-            skip_patterns(project.root),
-        )
+    project = resolve_project(project_dir)
+    lines = template_diff(
+        project.root,
+        Provenance.read(project.root),
+        TemplateStore(),
+        migrations.BUNDLED,
+        project.update_skip,
+    )
     for line in lines:
         typer.echo(line)
     if not lines:

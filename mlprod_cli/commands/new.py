@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlprod_cli.errors import reported
+from mlprod_cli import console
 
 
 def new(
@@ -63,25 +63,27 @@ def new(
     becomes a git repository whose first commit is what the template made (unless
     --no-git, or it is inside a repository already).
     """
-    from mlprod_cli.scaffold import gather_answers, parse_assignments, read_answers_file, render
-    from mlprod_cli.template import bundled_template
-    from mlprod_cli.template_store import TemplateStore
+    from mlprod_cli.templating.scaffold import (
+        gather_answers,
+        parse_assignments,
+        read_answers_file,
+        render,
+    )
+    from mlprod_cli.templating.source import bundled_template
+    from mlprod_cli.templating.store import TemplateStore
 
-    with reported():
-        source = bundled_template()
-        defaults = read_answers_file(config_file) if config_file else {}
-        answers = gather_answers(source, defaults, parse_assignments(assignments or []), no_input)
-        project = render(source, answers, output_dir.resolve(), overwrite=overwrite)
+    source = bundled_template()
+    defaults = read_answers_file(config_file) if config_file else {}
+    answers = gather_answers(source, defaults, parse_assignments(assignments or []), no_input)
+    project = render(source, answers, output_dir.resolve(), overwrite=overwrite)
     TemplateStore().remember_bundled()
 
-    here = Path.cwd()
-    shown = project.path.relative_to(here) if project.path.is_relative_to(here) else project.path
     typer.echo(f"Created {project.slug} in {project.path}")
     if not no_git:
         _initialise_git(project.path, answers)
     typer.echo("")
     typer.echo("Next steps:")
-    typer.echo(f"  cd {shlex.quote(str(shown))}")
+    typer.echo(f"  cd {shlex.quote(console.shown(project.path))}")
     typer.echo("  python3 -m venv .venv && .venv/bin/pip install -e '.[api,dev]'")
     typer.echo(f"  .venv/bin/{project.slug} train && .venv/bin/uwsgi --ini uwsgi.ini")
 
@@ -89,7 +91,7 @@ def new(
 def _initialise_git(folder: Path, answers: dict[str, Any]) -> None:
     """Commit the new project in a git repository of its own, and say what happened."""
     from mlprod_cli import __version__
-    from mlprod_cli.git_init import Outcome, initialise
+    from mlprod_cli.vcs import Outcome, initialise
 
     done = initialise(
         folder,
@@ -104,8 +106,7 @@ def _initialise_git(folder: Path, answers: dict[str, Any]) -> None:
     elif done.outcome is Outcome.NO_GIT:
         typer.echo("git is not installed, so it is not a git repository")
     else:
-        typer.echo(
-            f"mlprod: warning: the first git commit failed ({done.detail}); "
-            "the files are staged in a new repository, commit them yourself",
-            err=True,
+        console.warn(
+            f"the first git commit failed ({done.detail}); "
+            "the files are staged in a new repository, commit them yourself"
         )

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from mlprod_cli import environment
 from mlprod_cli.errors import UserError
-from mlprod_cli.loadtest.settings import Settings
+from mlprod_cli.loadtest.settings import Options, Settings
+from mlprod_cli.project import environment
 
 if TYPE_CHECKING:
     from mlprod_cli.loadtest.engine import Tick
@@ -131,14 +131,12 @@ def progress_line(tick: Tick) -> str:
 
 def _project(settings: Settings) -> Project | None:
     """The project: required to start its server, optional (for its data) with --host."""
-    from mlprod_cli.project import NotAProject, find_project, load_project
+    from mlprod_cli.project import NotAProject, resolve_project
 
-    if settings.project_dir is not None:
-        return load_project(settings.project_dir)
-    if settings.host is None:
-        return find_project(Path.cwd())
+    if settings.project_dir is not None or settings.host is None:
+        return resolve_project(settings.project_dir)
     try:
-        return find_project(Path.cwd())
+        return resolve_project(None)
     except NotAProject:
         return None
 
@@ -146,8 +144,8 @@ def _project(settings: Settings) -> Project | None:
 @contextmanager
 def _target(prepared: Prepared, say: Callable[[str], None]) -> Iterator[Target]:
     """The server under load: `--host`, or the project's own, started here and stopped after."""
-    from mlprod_cli import server
     from mlprod_cli.loadtest.report import Target
+    from mlprod_cli.project import server
 
     settings, project = prepared.settings, prepared.project
     if settings.host is not None:
@@ -172,8 +170,8 @@ def _server_processes() -> int:
 
 def _from_server(url: str, project: Project | None) -> Payloads:
     """Bodies built from the manifest the server publishes at /v1/model."""
-    from mlprod_cli import server
     from mlprod_cli.loadtest import payloads
+    from mlprod_cli.project import server
 
     try:
         answer = server.request("GET", f"{url}/v1/model", timeout=CONNECT_TIMEOUT)
@@ -184,7 +182,7 @@ def _from_server(url: str, project: Project | None) -> Payloads:
             f"cannot read the served model's input schema: GET {url}/v1/model answered "
             f"HTTP {answer.status}; pass --payload FILE with request bodies"
         )
-    return payloads.from_manifest(answer.body, project.root if project else None)
+    return payloads.from_manifest(answer.body, project)
 
 
 def _check_reachable(url: str) -> None:
@@ -199,6 +197,37 @@ def _check_reachable(url: str) -> None:
 
 
 def _free_port() -> int:
-    from mlprod_cli.server import free_port
+    from mlprod_cli.project.server import free_port
 
     return free_port()
+
+
+EXTRA_HINT = "pip install 'mlprod[loadtest]'"
+
+
+def load(options: Options, say: Callable[[str], None]) -> dict[str, Any] | None:
+    """The whole of `mlprod loadtest`: a `--worker`'s part (None), or a run's document."""
+    from mlprod_cli.loadtest import settings as checks
+
+    if options.worker:
+        master_at = checks.worker_target(options)
+        require_engine()
+        work(*master_at, say=say)
+        return None
+    settings = checks.from_options(options)
+    require_engine()
+    prepared = prepare(settings)
+    return execute(prepared, say=say, progress=lambda tick: say(progress_line(tick)))
+
+
+def require_engine() -> None:
+    """Locust and hdrhistogram come with the `loadtest` extra: say so, rather than a traceback."""
+    from importlib.util import find_spec
+
+    missing = [
+        name
+        for name, module in (("locust", "locust"), ("hdrhistogram", "hdrh"))
+        if find_spec(module) is None
+    ]
+    if missing:
+        raise UserError(f"mlprod loadtest needs {' and '.join(missing)}: {EXTRA_HINT}")

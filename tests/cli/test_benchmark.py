@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
-from mlprod_cli import environment
 from mlprod_cli.main import app
+from mlprod_cli.project import environment
 
 NAME = "credit-risk-scorer"
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "benchmark"

@@ -9,9 +9,9 @@ import pytest
 from gitrepos import git, isolate_git, tree_bytes
 from typer.testing import CliRunner, Result
 
-from mlprod_cli import files
 from mlprod_cli.main import app
-from mlprod_cli.versioning import DEFAULT_NOTE
+from mlprod_cli.project import files
+from mlprod_cli.release.versioning import DEFAULT_NOTE
 
 PYPROJECT = """\
 [project]

@@ -11,7 +11,7 @@ from typer.testing import CliRunner, Result
 
 from mlprod_cli import __version__
 from mlprod_cli.main import app
-from mlprod_cli.provenance import PendingUpdate, Provenance
+from mlprod_cli.templating.provenance import PendingUpdate, Provenance
 
 
 def check(runner: CliRunner, *args: str) -> Result:

@@ -221,7 +221,7 @@ def test_unusable_payload_file_is_refused_before_any_load(
 def test_a_host_that_refuses_connections_is_reported_before_any_load(
     runner: CliRunner, project: Path
 ) -> None:
-    from mlprod_cli.server import free_port
+    from mlprod_cli.project.server import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     fails_with(

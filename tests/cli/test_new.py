@@ -332,7 +332,7 @@ def test_overwrite_writes_the_template_over_an_existing_project(
 def test_failure_part_way_leaves_nothing_behind(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlprod_cli import provenance
+    from mlprod_cli.templating import provenance
 
     def broken(*args: object, **kwargs: object) -> Path:
         raise OSError(28, "No space left on device")
@@ -350,7 +350,7 @@ def test_failure_part_way_leaves_nothing_behind(
 def test_failure_part_way_keeps_an_existing_output_dir_as_it_was(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from mlprod_cli import provenance
+    from mlprod_cli.templating import provenance
 
     def broken(*args: object, **kwargs: object) -> Path:
         raise OSError(28, "No space left on device")

@@ -19,9 +19,9 @@ import pytest
 from projects import PYPROJECT
 from typer.testing import CliRunner, Result
 
-from mlprod_cli import packaging
 from mlprod_cli.main import app
 from mlprod_cli.project import Project
+from mlprod_cli.release import packaging
 
 ARTIFACT = b"a trained model"
 WHEEL = "credit_risk_scorer-0.1.0-py3-none-any.whl"
@@ -164,7 +164,7 @@ def test_with_an_engine_it_builds_the_image_pinned_to_the_model_version(
         f"build --tag credit-risk-scorer:0.1.0 --build-arg MODEL_VERSION=0.1.0 {project}",
         "image inspect credit-risk-scorer:0.1.0",
     ]
-    assert table(result.stdout)[-1] == ["credit-risk-scorer:0.1.0 (image)", "524.9 MB", IMAGE_ID]
+    assert table(result.stdout)[-1] == ["credit-risk-scorer:0.1.0 (image)", "501 MiB", IMAGE_ID]
     assert "Building the image credit-risk-scorer:0.1.0" in result.stderr
 
 
@@ -215,9 +215,8 @@ def test_refuses_a_project_without_a_trained_model(
     result = package(runner, "--no-image")
     assert result.exit_code == 1
     assert result.stderr == (
-        f"mlprod: no trained model for credit-risk-scorer 0.1.0: "
-        f"{project / 'models' / 'credit-risk-scorer-0.1.0.json'} does not exist; "
-        "train it first (`credit-risk-scorer train`)\n"
+        f"mlprod: no trained credit-risk-scorer model in {project / 'models'}; "
+        "train one first (`credit-risk-scorer train`)\n"
     )
     assert builds == []
     assert not (project / "dist").exists()

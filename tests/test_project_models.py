@@ -1,16 +1,18 @@
-"""Which model version `mlprod benchmark` measures, and the rows it feeds it."""
+"""A project's trained versions and manifests, and the rows `mlprod benchmark` feeds a model."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mlprod_cli.benchmarking.inputs import benchmark_inputs, find_trained_model
+from mlprod_cli.benchmarking.inputs import benchmark_inputs
 from mlprod_cli.errors import UserError
 from mlprod_cli.project import Project
+from mlprod_cli.project.models import find_trained_model
 
 NAME = "credit-risk-scorer"
 FEATURES = [
@@ -49,7 +51,7 @@ def test_the_default_version_is_the_one_in_pyproject(tmp_path: Path) -> None:
     project = make_project(tmp_path, "0.2.0", trained=("0.1.0", "0.2.0"))
     model = find_trained_model(project, None)
     assert (model.version, model.manifest_path.name) == ("0.2.0", f"{NAME}-0.2.0.json")
-    assert [f["name"] for f in model.features] == ["size", "rooms", "city"]
+    assert model.schema.names == ["size", "rooms", "city"]
 
 
 def test_another_trained_version_can_be_chosen(tmp_path: Path) -> None:
@@ -99,9 +101,25 @@ def test_a_manifest_without_an_input_schema_is_refused(tmp_path: Path) -> None:
     project = make_project(tmp_path, trained=("0.2.0",))
     path = tmp_path / "models" / f"{NAME}-0.2.0.json"
     path.write_text(json.dumps({"name": NAME}))
+    model = find_trained_model(project, None)
     with pytest.raises(UserError) as error:
-        find_trained_model(project, None)
+        benchmark_inputs(project, model)
     assert str(error.value) == f"{path} is not a usable model manifest: no 'input_schema'"
+
+
+def test_the_artifact_is_checked_against_its_manifest(tmp_path: Path) -> None:
+    project = make_project(tmp_path, trained=("0.2.0",))
+    path = tmp_path / "models" / f"{NAME}-0.2.0.json"
+    artifact = tmp_path / "models" / f"{NAME}-0.2.0.joblib"
+    artifact.write_bytes(b"weights")
+    digest = hashlib.sha256(b"weights").hexdigest()
+    path.write_text(
+        json.dumps({**manifest("0.2.0"), "artifact": {"file": artifact.name, "sha256": digest}})
+    )
+    assert find_trained_model(project).verified_artifact() == artifact
+    artifact.write_bytes(b"tampered")
+    with pytest.raises(UserError, match="does not match the SHA-256"):
+        find_trained_model(project).verified_artifact()
 
 
 def test_rows_come_from_the_training_data_typed_by_the_schema(tmp_path: Path) -> None:
@@ -114,7 +132,7 @@ def test_rows_come_from_the_training_data_typed_by_the_schema(tmp_path: Path) ->
         "Paris,1,nan,low\n"  # not finite: skipped
         "Paris,1,20,low\n"
     )
-    inputs = benchmark_inputs(tmp_path, find_trained_model(project, None))
+    inputs = benchmark_inputs(project, find_trained_model(project, None))
     assert inputs.source == "data/homes.csv"
     assert inputs.rows == [[70.5, 3, "Lyon"], [20.0, 1, "Paris"]]
 
@@ -123,7 +141,7 @@ def test_rows_are_capped(tmp_path: Path) -> None:
     project = make_project(tmp_path, trained=("0.2.0",))
     lines = "".join(f"{i}.5,{i},Lyon\n" for i in range(50))
     (tmp_path / "data" / "homes.csv").write_text("size,rooms,city\n" + lines)
-    inputs = benchmark_inputs(tmp_path, find_trained_model(project, None), limit=10)
+    inputs = benchmark_inputs(project, find_trained_model(project, None), limit=10)
     assert len(inputs.rows) == 10
 
 
@@ -131,11 +149,11 @@ def test_another_data_file_with_the_features_is_used(tmp_path: Path) -> None:
     project = make_project(tmp_path, trained=("0.2.0",))
     (tmp_path / "data" / "a-unrelated.csv").write_text("x,y\n1,2\n")
     (tmp_path / "data" / "b-homes.csv").write_text("size,rooms,city\n33,1,Paris\n")
-    inputs = benchmark_inputs(tmp_path, find_trained_model(project, None))
+    inputs = benchmark_inputs(project, find_trained_model(project, None))
     assert (inputs.source, inputs.rows) == ("data/b-homes.csv", [[33.0, 1, "Paris"]])
 
 
 def test_without_usable_data_the_schemas_example_is_used(tmp_path: Path) -> None:
     project = make_project(tmp_path, trained=("0.2.0",))
-    inputs = benchmark_inputs(tmp_path, find_trained_model(project, None))
+    inputs = benchmark_inputs(project, find_trained_model(project, None))
     assert (inputs.source, inputs.rows) == ("the manifest's example", [[50.5, 2, "Paris"]])

@@ -13,7 +13,6 @@ go into the bundle, and the image is pinned to serve exactly it.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import shutil
@@ -26,9 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlprod_cli.environment import find_uv
 from mlprod_cli.errors import UserError
 from mlprod_cli.project import MODELS, Project  # the bundles' folder is named as the project's
+from mlprod_cli.project.environment import find_uv
+from mlprod_cli.project.models import TrainedModel, find_trained_model, sha256_file
 
 CHECKSUMS = "SHA256SUMS"
 ENGINE_TIMEOUT = 20.0
@@ -39,16 +39,6 @@ Progress = Callable[[str], None]
 
 class PackageError(UserError):
     """The project cannot be packaged as asked; the message says why and what to do."""
-
-
-@dataclass(frozen=True)
-class TrainedModel:
-    """The served version's two files in the project's registry."""
-
-    name: str
-    version: str
-    manifest: Path
-    artifact: Path
 
 
 @dataclass(frozen=True)
@@ -79,37 +69,10 @@ class Packaged:
 
 
 def trained_model(project: Project) -> TrainedModel:
-    """The artifact and manifest of the project's model version, checked against each other."""
-    models = project.models_dir
-    name, version = project.model_name, project.model_version
-    manifest_path = project.manifest_path(version)
-    if not manifest_path.is_file():
-        raise PackageError(
-            f"no trained model for {name} {version}: {manifest_path} does not exist; "
-            f"train it first (`{project.slug} train`)"
-        )
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        artifact_name, expected = manifest["artifact"]["file"], manifest["artifact"]["sha256"]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-        raise PackageError(f"cannot read the manifest {manifest_path}: {error!r}") from None
-    artifact = models / Path(str(artifact_name)).name
-    if not artifact.is_file():
-        raise PackageError(f"{artifact} is missing (its manifest is {manifest_path})")
-    if sha256_file(artifact) != expected:
-        raise PackageError(
-            f"{artifact} does not match the SHA-256 in {manifest_path}; it changed after "
-            "training: train the model again under a new version (`mlprod bump patch`)"
-        )
-    return TrainedModel(name=name, version=version, manifest=manifest_path, artifact=artifact)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """The project's model version (`model_version`), its artifact checked against its manifest."""
+    model = find_trained_model(project, option=None)
+    model.verified_artifact()
+    return model
 
 
 def image_reference(project: Project) -> str:
@@ -171,7 +134,7 @@ def bundle_model(model: TrainedModel, out_dir: Path) -> Path:
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as compressed,
         tarfile.open(fileobj=compressed, mode="w") as tar,
     ):
-        for path in (model.artifact, model.manifest):
+        for path in (model.artifact_path, model.manifest_path):
             info = tar.gettarinfo(str(path), arcname=path.name)
             info.uid = info.gid = 0
             info.uname = info.gname = ""

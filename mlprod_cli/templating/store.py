@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from mlprod_cli import __version__
 from mlprod_cli.errors import UserError
-from mlprod_cli.template import TemplateSource, bundled_template, is_packaged, stage
+from mlprod_cli.templating.source import TemplateSource, bundled_template, is_packaged, stage
 
 WHEEL_TEMPLATE = "mlprod_cli/_template/"
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_PACKAGE_DIR = Path(__file__).resolve().parent
+_PACKAGE_DIR = Path(__file__).resolve().parent.parent
+"""`mlprod_cli/`: the wheel puts the template in `mlprod_cli/_template`."""
 # Byte code (pip compiles an installed template) and tool caches (a developer running ruff
 # or pytest inside template/) must never reach a generated project.
 _IGNORED = shutil.ignore_patterns(

@@ -1,15 +1,16 @@
-"""Find a project made by `mlprod new` and read what `[tool.mlprod]` says about its model.
+"""Find a project made by `mlprod new` and read its `[tool.mlprod]` table, once.
 
 A project is the first folder, from a starting point upwards, whose `pyproject.toml`
 has a `[tool.mlprod]` table. The lifecycle commands (bump, package, benchmark,
-loadtest, update) all start here.
+loadtest, check, diff, update) all start here, through `resolve_project` (the
+`--project` option) and, when they run the project's code, `project_python` (`--python`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,9 @@ class Project:
     """The import package under `src/`, the slug with `_` for `-`."""
     model_name: str
     model_version: str
-    """`[tool.mlprod] model_version` as written; `mlprod_cli.versioning` parses it."""
+    """`[tool.mlprod] model_version` as written; `mlprod_cli.release.versioning` parses it."""
+    settings: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """The whole `[tool.mlprod]` table as read; the properties below check what they use."""
 
     @property
     def pyproject(self) -> Path:
@@ -53,6 +56,61 @@ class Project:
     def manifest_path(self, version: str) -> Path:
         """The manifest the registry writes for `version` of the project's model."""
         return self.models_dir / f"{self.model_name}-{version}.json"
+
+    @property
+    def data_path(self) -> Path | None:
+        """`[tool.mlprod.data] path`, relative to the project, when the project sets it."""
+        table = self.settings.get("data")
+        value = table.get("path") if isinstance(table, Mapping) else None
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise UserError(
+                f"{self.pyproject}: [tool.mlprod.data] path must be a file path, "
+                f'e.g. path = "data/train.csv"'
+            )
+        return self.root / value
+
+    @property
+    def update_skip(self) -> list[str]:
+        """`[tool.mlprod.update] skip`: path patterns that `mlprod update` never touches."""
+        table = self.settings.get("update")
+        skip = table.get("skip", []) if isinstance(table, Mapping) else []
+        if not isinstance(skip, list) or not all(isinstance(item, str) for item in skip):
+            raise UserError(
+                f"{self.pyproject}: [tool.mlprod.update] skip must be a list of path patterns, "
+                f'e.g. skip = ["Dockerfile", "docs/*"]'
+            )
+        return list(skip)
+
+
+def resolve_project(option: Path | None) -> Project:
+    """The project a command works on: `--project` when given, else the one holding `.`."""
+    return load_project(option) if option is not None else find_project(Path.cwd())
+
+
+def project_python(project: Project, python: Path | None) -> Path:
+    """`--python` as given, or the project's `.venv` interpreter; it must exist."""
+    from mlprod_cli.project.environment import venv_python
+
+    if python is None:
+        venv = project.root / ".venv"
+        candidate = venv_python(venv)
+        if not candidate.exists():
+            install = f"uv pip install --python {candidate} -e '{project.root}[dev]'"
+            raise UserError(
+                f"no virtual environment at {venv}; create one with the project installed "
+                f"(`uv venv {venv} && {install}`) or pass --python"
+            )
+        return candidate
+    if not python.exists():
+        raise UserError(f"--python {python} does not exist")
+    if python.is_dir():
+        raise UserError(
+            f"--python {python} is a folder; give the interpreter, e.g. .venv/bin/python"
+        )
+    # The project's code runs in the project's folder: a relative path must not change meaning.
+    return python.absolute()
 
 
 def find_project(start: Path) -> Project:
@@ -127,6 +185,7 @@ def _project(root: Path, data: Mapping[str, Any]) -> Project:
         package=package_name(slug),
         model_name=_string(mlprod, "model_name", "[tool.mlprod]", pyproject),
         model_version=_string(mlprod, "model_version", "[tool.mlprod]", pyproject),
+        settings=mlprod,
     )
 
 

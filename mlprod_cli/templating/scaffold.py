@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from mlprod_cli import __version__
-from mlprod_cli.answers import InvalidAnswer, public_keys, validate
 from mlprod_cli.errors import UserError
-from mlprod_cli.provenance import Provenance
-from mlprod_cli.template import TemplateSource, stage, verbatim_files
+from mlprod_cli.templating.answers import InvalidAnswer, public_keys, validate
+from mlprod_cli.templating.provenance import Provenance
+from mlprod_cli.templating.source import TemplateSource, stage, verbatim_files
 
 # cookiecutter renders answers as Jinja templates before using them.
 _JINJA_MARKS = ("{{", "{%", "{#")

@@ -29,10 +29,10 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlprod_cli import changelog
 from mlprod_cli.errors import UserError
-from mlprod_cli.files import write_files
 from mlprod_cli.project import Project
+from mlprod_cli.project.files import write_files
+from mlprod_cli.release import changelog
 
 if TYPE_CHECKING:
     from semver import Version
@@ -209,17 +209,17 @@ def bump_model_version(
     write; when committing or tagging fails, both files are put back. With `dry_run`
     the checks run and nothing is written.
     """
-    from mlprod_cli import git  # subprocess is not needed for `mlprod --help`
+    from mlprod_cli import vcs  # subprocess is not needed for `mlprod --help`
 
     bump = plan_bump(project, part, today, note)
     if tag:
-        git.check_can_tag(project.root, bump.tag)
+        vcs.check_can_tag(project.root, bump.tag)
     if dry_run:
         return bump
     bump.apply()
     if tag:
         try:
-            git.commit_and_tag(
+            vcs.commit_and_tag(
                 project.root,
                 [change.path for change in bump.changes],
                 bump.commit_message,
