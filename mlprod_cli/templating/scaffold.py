@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlprod_cli import __version__
 from mlprod_cli.errors import UserError
+from mlprod_cli.templating import cookiecutter_adapter
 from mlprod_cli.templating.answers import InvalidAnswer, public_keys, validate
 from mlprod_cli.templating.provenance import Provenance
 from mlprod_cli.templating.source import TemplateSource, stage, verbatim_files
@@ -154,54 +154,13 @@ def render(
 def render_tree(source: TemplateSource, answers: Mapping[str, Any], scratch: Path) -> Path:
     """Render the template into `scratch` and return the rendered project folder.
 
-    `scratch` is an empty folder the caller owns and removes: the staged template, the
-    output and cookiecutter's temporary hook scripts all go there. `mlprod new` moves
-    the result into place; `mlprod update` renders two versions this way and merges them.
-    Raises cookiecutter's exceptions when the template cannot be rendered.
+    `scratch` is an empty folder the caller owns and removes: the staged template and
+    the output go there. `mlprod new` moves the result into place; `mlprod update`
+    renders two versions this way and merges them. Raises `InvalidAnswer`, or
+    cookiecutter's exceptions when the template cannot be rendered.
     """
-    # cookiecutter's own entry point would prompt again and import its download machinery;
-    # the answers are complete, so this calls the generator it ends in.
-    from cookiecutter.generate import generate_files
-
     template = stage(source, scratch / "stage")
-    context = {
-        "cookiecutter": {
-            **answers,
-            "_template": str(template),
-            "_output_dir": str(scratch / "out"),
-            "_repo_dir": str(template),
-            "_checkout": None,
-            "_copy_without_render": [
-                *answers.get("_copy_without_render", []),
-                *verbatim_files(template),
-            ],
-        },
-        "_cookiecutter": {key: answers[key] for key in public_keys(answers)},
-    }
-    with _temporary_files_in(scratch):
-        return Path(
-            generate_files(
-                repo_dir=str(template),
-                context=context,
-                output_dir=str(scratch / "out"),
-                accept_hooks=True,
-            )
-        )
-
-
-@contextmanager
-def _temporary_files_in(folder: Path) -> Iterator[None]:
-    """Send temporary files to `folder` for the block's duration.
-
-    cookiecutter writes each rendered hook script to a temporary file that it never
-    deletes; made inside the scratch folder, they go when it goes.
-    """
-    previous = tempfile.tempdir
-    tempfile.tempdir = str(folder)
-    try:
-        yield
-    finally:
-        tempfile.tempdir = previous
+    return cookiecutter_adapter.render(template, answers, scratch, verbatim_files(template))
 
 
 def _make_dirs(path: Path) -> Path | None:
