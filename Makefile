@@ -22,16 +22,18 @@ demo: $(STAMP)
 ## The whole test suite: unit, CLI, render, content and (slow) gates tiers, then lint.
 test: $(STAMP)
 	$(BIN)/pytest
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(MAKE) lint
 
 ## Everything but the slow gates tier.
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow"
 
+## ruff (check and format) over everything, mypy (strict) over mlprod_cli/, the pre-commit config.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pre-commit validate-config .pre-commit-config.yaml
 
 clean:
 	rm -rf $(VENV) .demo .tox .pytest_cache .ruff_cache dist build

@@ -116,7 +116,9 @@ def load(request: dict[str, Any]) -> dict[str, Any]:
     return {
         "import_s": imported - started,
         "load_s": load_s,
-        "model_rss_bytes": None if rss_before is None else rss_after - rss_before,
+        "model_rss_bytes": (
+            None if rss_before is None or rss_after is None else rss_after - rss_before
+        ),
         "peak_rss_bytes": peak_rss,
         "model_heap_bytes": heap,
     }

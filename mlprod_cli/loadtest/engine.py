@@ -374,7 +374,7 @@ def run_worker(master_host: str, port: int, announce: Callable[[str], None]) -> 
             report()  # before Locust's "client_stopped": the master waits for that one
 
     runner.register_message(PLAN_MESSAGE, on_plan)
-    environment.events.test_stop.add_listener(on_test_stop)
+    environment.events.test_stop.add_listener(on_test_stop)  # type: ignore[no-untyped-call]
     runner.greenlet.spawn(reporter)
     runner.greenlet.spawn(_sample_cpu, recorder)
     runner.send_message(READY_MESSAGE)

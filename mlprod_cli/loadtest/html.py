@@ -169,7 +169,7 @@ def _latency_chart(timeline: Sequence[dict[str, Any]], warmup: int) -> str:
 
 
 def _throughput_chart(timeline: Sequence[dict[str, Any]], warmup: int, target: float | None) -> str:
-    top = max([p["requests"] for p in timeline] + [target or 0, 1])
+    top: float = max([p["requests"] for p in timeline] + [target or 0, 1])
     step = _nice_step(top / 4)
     high = step * math.ceil(top / step)
 
