@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mlprod_cli import console
 from mlprod_cli.commands.options import ProjectOption, option
 
 
@@ -87,7 +88,6 @@ def loadtest(
     uwsgi.ini on a free loopback port, and stopped afterwards. Exit codes: 0 done,
     1 tool error, 2 usage error, 3 a threshold was breached.
     """
-    from mlprod_cli import console
     from mlprod_cli.loadtest import run
     from mlprod_cli.loadtest import settings as checks
 
@@ -106,7 +106,6 @@ def loadtest(
 
 
 def _report(doc: dict[str, Any]) -> None:
-    from mlprod_cli import console
     from mlprod_cli.loadtest import report
 
     for line in report.summary_lines(doc):

@@ -6,5 +6,7 @@
 - `cookiecutter_adapter`: the one place that calls cookiecutter to render.
 - `provenance`: `.mlprod.json`, what made the project.
 - `store`:      other releases' templates: the cache, `pip download`.
-- `hooks`:      the hooks' logic (the hook scripts import it as `mlprod_cli.hooks`).
+
+The hooks' logic stays in `mlprod_cli.hooks`: the hook scripts of every template
+release import it by that name, so the name is their interface.
 """

@@ -21,7 +21,7 @@ _JINJA_MARKS = ("{{", "{%", "{#")
 
 
 @dataclass(frozen=True)
-class Project:
+class Created:
     """A project `mlprod new` made."""
 
     path: Path
@@ -105,7 +105,7 @@ def gather_answers(
 
 def render(
     source: TemplateSource, answers: Mapping[str, Any], output_dir: Path, overwrite: bool = False
-) -> Project:
+) -> Created:
     """Render the project into `output_dir/<slug>`.
 
     The project is rendered beside its destination and moved into place only once
@@ -148,7 +148,7 @@ def render(
     except BaseException:
         _remove(created)
         raise
-    return Project(path=target, slug=slug, package=str(answers["__package_name"]))
+    return Created(path=target, slug=slug, package=str(answers["__package_name"]))
 
 
 def render_tree(source: TemplateSource, answers: Mapping[str, Any], scratch: Path) -> Path:
