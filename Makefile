@@ -28,7 +28,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow"
 
-## ruff (check and format) over everything, mypy (strict) over mlprod_cli/, the pre-commit config.
+## ruff (check and format) over everything, mypy (strict) over mlprod_cli/, benchmarks/ and scripts/.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -28,8 +28,9 @@ import time
 from pathlib import Path
 
 from mlprod_cli.benchmarking import process
-from mlprod_cli.benchmarking.inputs import benchmark_inputs, find_trained_model
-from mlprod_cli.project import environment, load_project
+from mlprod_cli.benchmarking.inputs import benchmark_inputs
+from mlprod_cli.project import environment, load_project, project_python
+from mlprod_cli.project.models import find_trained_model
 
 MLPROD = Path(sys.executable).parent / "mlprod"
 REPEATS = 15
@@ -100,11 +101,11 @@ def independent_timeit(root: Path) -> dict[str, float]:
     """`timeit` of `predict` on the benchmark's first row, in the project's interpreter."""
     project = load_project(root)
     model = find_trained_model(project, None)
-    row = benchmark_inputs(project.root, model).rows[0]
+    row = benchmark_inputs(project, model).rows[0]
     code = TIMEIT.format(
         package=project.package, name=model.name, version=model.version, repeats=REPEATS
     )
-    python = process.project_python(project, None)
+    python = project_python(project, None)
     output = subprocess.run(
         [str(python), "-I", "-c", code, json.dumps(row)],
         cwd=root,
@@ -113,7 +114,8 @@ def independent_timeit(root: Path) -> dict[str, float]:
         text=True,
         check=True,
     ).stdout
-    return json.loads(output)
+    figures: dict[str, float] = json.loads(output)
+    return figures
 
 
 def run(command: list[object], cwd: Path | None = None, quiet: bool = True) -> None:

@@ -98,7 +98,7 @@ def main() -> None:
     }
     with server.running(project.root, uwsgi, env=env) as url, tempfile.TemporaryDirectory() as tmp:
         manifest = server.request("GET", f"{url}/v1/model").body
-        bodies = from_manifest(manifest, project.root).bodies
+        bodies = from_manifest(manifest, project).bodies
         script = Path(tmp) / "predict.lua"
         script.write_text(WRK_SCRIPT % ", ".join(f"[==[{body}]==]" for body in bodies))
         print(
