@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -45,8 +46,8 @@ def test_the_project_is_cookiecutters_own_with_its_hook_scripts_run(
     source = bundled_template()
     answers = answers_for(source, name)
     mine = tmp_path / "mine"
-    template = stage(source, mine / "stage")
-    ours = cookiecutter_adapter.render(template, answers, mine, verbatim_files(template))
+    mine.mkdir()
+    ours = cookiecutter_adapter.render(source, answers, mine)
 
     # cookiecutter alone, running the hook scripts in their own processes; the rendered
     # scripts it leaves in the temp folder go to this test's folder.
@@ -74,8 +75,8 @@ def test_rendering_changes_no_process_state_and_leaves_nothing_in_the_temp_folde
     before = (tempfile.tempdir, os.getcwd(), list(sys.path))
     source = bundled_template()
     scratch = tmp_path / "scratch"
-    template = stage(source, scratch / "stage")
-    project = cookiecutter_adapter.render(template, answers_for(source, "churn"), scratch)
+    scratch.mkdir()
+    project = cookiecutter_adapter.render(source, answers_for(source, "churn"), scratch)
     assert (tempfile.tempdir, os.getcwd(), list(sys.path)) == before
     assert list(watched.iterdir()) == []
     assert project == scratch / "out" / "churn"
@@ -83,17 +84,49 @@ def test_rendering_changes_no_process_state_and_leaves_nothing_in_the_temp_folde
         "cookiecutter-config.json",
         "out",
         "replay",
-        "stage",
+        "template",
     ]
+
+
+def test_the_template_is_linked_not_copied_and_survives_the_scratch_folder(
+    tmp_path: Path,
+) -> None:
+    source = bundled_template()
+    before = tree(source.root)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    cookiecutter_adapter.render(source, answers_for(source, "churn"), scratch)
+    (linked,) = (scratch / "template").glob("{{*")
+    assert linked.is_symlink()
+    assert json.loads((scratch / "template" / "cookiecutter.json").read_text())[
+        "_copy_without_render"
+    ] == verbatim_files(scratch / "template")
+    shutil.rmtree(scratch)
+    assert tree(source.root) == before
+
+
+def test_caches_in_the_template_stay_out_of_the_project(tmp_path: Path) -> None:
+    copy = tmp_path / "template"
+    shutil.copytree(bundled_template().root, copy)
+    project_folder = next(copy.glob("{{*"))
+    for cache in ("__pycache__", ".ruff_cache", ".pytest_cache", ".mypy_cache"):
+        (project_folder / "src" / cache).mkdir(parents=True)
+        (project_folder / "src" / cache / "x.pyc").write_bytes(b"\x00")
+    (project_folder / "stray.pyc").write_bytes(b"\x00")
+    source = TemplateSource(root=copy, hooks=bundled_template().hooks)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    project = cookiecutter_adapter.render(source, answers_for(source, "churn"), scratch)
+    left = [p.name for p in project.rglob("*") if p.name.endswith(".pyc") or "cache" in p.name]
+    assert left == []
 
 
 def test_a_refused_answer_writes_no_project(tmp_path: Path) -> None:
     source = bundled_template()
     answers = {**answers_for(source, "churn"), "framework": "cobol"}
-    template = stage(source, tmp_path / "stage")
     with pytest.raises(InvalidAnswer, match="framework 'cobol'"):
-        cookiecutter_adapter.render(template, answers, tmp_path)
-    assert not (tmp_path / "out").exists()
+        cookiecutter_adapter.render(source, answers, tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_users_cookiecutter_defaults_do_not_reach_the_project(
@@ -103,6 +136,5 @@ def test_the_users_cookiecutter_defaults_do_not_reach_the_project(
     rc.write_text("default_context:\n  description: from the user's ~/.cookiecutterrc\n")
     monkeypatch.setenv("COOKIECUTTER_CONFIG", str(rc))
     source = bundled_template()
-    template = stage(source, tmp_path / "stage")
-    project = cookiecutter_adapter.render(template, answers_for(source, "churn"), tmp_path)
+    project = cookiecutter_adapter.render(source, answers_for(source, "churn"), tmp_path)
     assert "from the user's" not in (project / "pyproject.toml").read_text()

@@ -14,7 +14,7 @@ from mlprod_cli.errors import UserError
 from mlprod_cli.templating import cookiecutter_adapter
 from mlprod_cli.templating.answers import InvalidAnswer, public_keys, validate
 from mlprod_cli.templating.provenance import Provenance
-from mlprod_cli.templating.source import TemplateSource, stage, verbatim_files
+from mlprod_cli.templating.source import TemplateSource
 
 # cookiecutter renders answers as Jinja templates before using them.
 _JINJA_MARKS = ("{{", "{%", "{#")
@@ -154,13 +154,12 @@ def render(
 def render_tree(source: TemplateSource, answers: Mapping[str, Any], scratch: Path) -> Path:
     """Render the template into `scratch` and return the rendered project folder.
 
-    `scratch` is an empty folder the caller owns and removes: the staged template and
-    the output go there. `mlprod new` moves the result into place; `mlprod update`
-    renders two versions this way and merges them. Raises `InvalidAnswer`, or
-    cookiecutter's exceptions when the template cannot be rendered.
+    `scratch` is an empty folder the caller owns and removes. `mlprod new` moves the
+    result into place; `mlprod update` renders two versions this way and merges them.
+    Raises `InvalidAnswer`, or cookiecutter's exceptions when the template cannot be
+    rendered.
     """
-    template = stage(source, scratch / "stage")
-    return cookiecutter_adapter.render(template, answers, scratch, verbatim_files(template))
+    return cookiecutter_adapter.render(source, answers, scratch)
 
 
 def _make_dirs(path: Path) -> Path | None:

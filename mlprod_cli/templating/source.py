@@ -19,9 +19,8 @@ _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 """`mlprod_cli/`: the wheel puts the template in `mlprod_cli/_template`."""
 # Byte code (pip compiles an installed template) and tool caches (a developer running ruff
 # or pytest inside template/) must never reach a generated project.
-_IGNORED = shutil.ignore_patterns(
-    "__pycache__", "*.pyc", "*.pyo", ".ruff_cache", ".pytest_cache", ".mypy_cache"
-)
+CACHES = ("__pycache__", "*.pyc", "*.pyo", ".ruff_cache", ".pytest_cache", ".mypy_cache")
+_IGNORED = shutil.ignore_patterns(*CACHES)
 
 
 @dataclass(frozen=True)
