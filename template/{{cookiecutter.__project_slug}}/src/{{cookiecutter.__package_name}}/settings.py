@@ -28,7 +28,7 @@ class Settings:
     ``MODEL_VERSION`` (``latest`` or a semantic version), ``LOG_LEVEL``, ``MAX_INSTANCES``.
     ``MODEL_VERSION`` is the default choice: ``<models_dir>/SERVING``, written by
     ``serve-version``, takes precedence over it (see `registry.choose`).
-    The API's own: ``MAX_BODY_BYTES``, ``API_KEYS`` and ``API_KEYS_FILE``, ``METRICS_AUTH``,
+    The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``, ``METRICS_AUTH``,
     ``PROMETHEUS_MULTIPROC_DIR`` (see the README's API section).
     """
 
@@ -43,6 +43,8 @@ class Settings:
     image holds no ``pyproject.toml``), the thresholds recorded in the manifest apply."""
     max_body_bytes: int = 1_048_576
     """Larger request bodies are refused (413) before they are read."""
+    body_timeout: float = 10.0
+    """Seconds a request body may take to arrive; a slower one is refused (408)."""
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     """When any, ``/v1/*`` needs one of them; never shown in a repr or a log."""
     metrics_auth: bool = False
@@ -66,6 +68,7 @@ class Settings:
             log_level=_log_level(environ, "LOG_LEVEL", defaults.log_level),
             max_instances=_positive_int(environ, "MAX_INSTANCES", defaults.max_instances),
             max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", defaults.max_body_bytes),
+            body_timeout=_positive_int(environ, "BODY_TIMEOUT", int(defaults.body_timeout)),
             api_keys=_api_keys(environ),
             metrics_auth=_boolean(environ, "METRICS_AUTH", defaults.metrics_auth),
             metrics_dir=_metrics_dir(environ, "PROMETHEUS_MULTIPROC_DIR"),

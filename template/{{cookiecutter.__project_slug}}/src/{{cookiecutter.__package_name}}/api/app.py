@@ -30,6 +30,9 @@ from .schemas import RequestSchema
 
 logger = logging.getLogger(__name__)
 
+PROTECTED_ROUTES = ("/v1/predict", "/v1/model")
+"""The routes that need an API key when keys are set (``/metrics`` too with METRICS_AUTH)."""
+
 
 def create_app(
     settings: Settings | None = None, *, log_stream: BinaryIO | None = None
@@ -52,7 +55,7 @@ def create_app(
 
     middleware: list[object] = [RequestLogger(RequestLog(log_stream), metrics)]
     if settings.api_keys:
-        protected = ("/v1/", "/metrics") if settings.metrics_auth else ("/v1/",)
+        protected = PROTECTED_ROUTES + (("/metrics",) if settings.metrics_auth else ())
         middleware.append(ApiKeyAuth(settings.api_keys, protected))
     app = falcon.App(middleware=middleware)
     json_handler = JSONHandler(dumps=orjson.dumps, loads=orjson.loads)
@@ -62,7 +65,9 @@ def create_app(
     app.add_error_handler(Exception, handle_unexpected)
 
     request_schema = RequestSchema(manifest.input_schema, settings.max_instances)
-    predict = PredictResource(served, request_schema, metrics, settings.max_body_bytes)
+    predict = PredictResource(
+        served, request_schema, metrics, settings.max_body_bytes, settings.body_timeout
+    )
     app.add_route("/v1/predict", predict)
     app.add_route("/v1/model", ModelResource(served))
     health = HealthResource(served)

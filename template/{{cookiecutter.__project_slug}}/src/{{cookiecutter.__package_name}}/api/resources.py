@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -17,6 +18,8 @@ from .schemas import RequestSchema
 
 # Up to this many predictions are logged as they are; larger batches as a summary.
 LOGGED_PREDICTIONS = 10
+# A body is read in pieces of at most this many bytes, its deadline checked between them.
+BODY_READ_SIZE = 4096
 
 
 class PredictResource:
@@ -28,8 +31,10 @@ class PredictResource:
         request_schema: RequestSchema,
         metrics: Metrics,
         max_body_bytes: int,
+        body_timeout: float,
     ) -> None:
         self._model = served.model
+        self._body_timeout = body_timeout
         self._request_schema = request_schema
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
@@ -62,7 +67,14 @@ class PredictResource:
         resp.data = orjson.dumps({"predictions": predictions, "model": self._identity})
 
     def _read_body(self, req: falcon.Request) -> bytes:
-        """The body, refused before it is read when it is empty or over the limit."""
+        """The body, refused before it is read when it is empty or over the limit.
+
+        uWSGI hands the app the request as soon as its headers are in (no post-buffering),
+        so the 413 goes out without waiting for the body. The body is then read in pieces
+        with a deadline (BODY_TIMEOUT): a client that sends it too slowly, or stops, gets
+        a 408. While a piece is awaited the worker serves other requests (uWSGI's async
+        cores, see uwsgi.ini), so slow clients cannot hold the service.
+        """
         length = req.content_length
         if not length:
             # A body without Content-Length (chunked) reaches a WSGI app empty, too.
@@ -74,8 +86,32 @@ class PredictResource:
                 f"the body is {length} bytes; the limit is {self._max_body_bytes} bytes "
                 "(MAX_BODY_BYTES)",
             )
-        # Exactly Content-Length bytes: the same bound bounded_stream applies, one call less.
-        return req.stream.read(length)
+        if length <= BODY_READ_SIZE:
+            return self._read_piece(req, length)
+        deadline = time.monotonic() + self._body_timeout
+        pieces = []
+        remaining = length
+        while remaining:
+            if time.monotonic() > deadline:
+                raise _body_timed_out(length - remaining, length, self._body_timeout)
+            piece = self._read_piece(req, min(remaining, BODY_READ_SIZE))
+            pieces.append(piece)
+            remaining -= len(piece)
+        return b"".join(pieces)
+
+    def _read_piece(self, req: falcon.Request, size: int) -> bytes:
+        """Exactly ``size`` bytes of the body; 408 when they stop coming (uWSGI's socket-timeout)."""
+        try:
+            piece = req.stream.read(size)
+        except OSError:
+            piece = b""
+        if len(piece) < size:
+            raise ApiError(
+                408,
+                "request_timeout",
+                "the body stopped arriving before Content-Length bytes came; send all of it",
+            )
+        return piece
 
 
 class ModelResource:
@@ -127,6 +163,15 @@ class OpenApiResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_JSON
         resp.data = self._body
+
+
+def _body_timed_out(received: int, length: int, timeout: float) -> ApiError:
+    return ApiError(
+        408,
+        "request_timeout",
+        f"the body took longer than {timeout:g} s to arrive ({received} of {length} bytes; "
+        "BODY_TIMEOUT)",
+    )
 
 
 def _require_json(req: falcon.Request) -> None:
