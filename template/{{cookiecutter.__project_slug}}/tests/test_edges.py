@@ -7,6 +7,7 @@ oversized announcements and malformed HTTP reach the server exactly as sent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -49,10 +50,9 @@ class Server:
     def exchange(self, raw: bytes, timeout: float = 10.0) -> Reply:
         """Send ``raw`` as it is; the reply, read until the server closes the connection."""
         with socket.create_connection((LOOPBACK, self.port), timeout=timeout) as connection:
-            try:
+            # the server may refuse before the client is done writing
+            with contextlib.suppress(OSError):
                 connection.sendall(raw)
-            except OSError:  # the server may refuse before the client is done writing
-                pass
             return read_reply(connection)
 
 
@@ -74,7 +74,9 @@ def read_reply(connection: socket.socket) -> Reply:
     return Reply(int(status_line.split()[1]), headers, body)
 
 
-def http(method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
+def http(
+    method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> bytes:
     lines = [f"{method} {target} HTTP/1.1", f"Host: {LOOPBACK}"]
     if body or method == "POST":
         lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
@@ -174,9 +176,11 @@ class SlowClient(threading.Thread):
 
     def run(self) -> None:
         with socket.create_connection((LOOPBACK, self.port), timeout=30) as connection:
-            connection.sendall(http("POST", "/v1/predict", b"", {"X-API-Key": KEY}).replace(
-                b"Content-Length: 0", f"Content-Length: {len(BODY)}".encode()
-            ))
+            connection.sendall(
+                http("POST", "/v1/predict", b"", {"X-API-Key": KEY}).replace(
+                    b"Content-Length: 0", f"Content-Length: {len(BODY)}".encode()
+                )
+            )
             stop = time.monotonic() + self.duration
             for byte in BODY:
                 if time.monotonic() > stop:
@@ -212,7 +216,8 @@ def test_slow_clients_do_not_hold_the_workers(server: Server) -> None:
         client.join(timeout=30)
     # each slow body took longer than BODY_TIMEOUT: refused with a 408 in the error shape
     for client in clients:
-        assert client.reply is not None and client.reply.status == 408, client.reply
+        assert client.reply is not None
+        assert client.reply.status == 408, client.reply
         assert client.reply.json()["error"]["code"] == "request_timeout"
 
 

@@ -28,8 +28,8 @@ class Settings:
     ``MODEL_VERSION`` (``latest`` or a semantic version), ``LOG_LEVEL``, ``MAX_INSTANCES``.
     ``MODEL_VERSION`` is the default choice: ``<models_dir>/SERVING``, written by
     ``serve-version``, takes precedence over it (see `registry.choose`).
-    The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``, ``METRICS_AUTH``,
-    ``PROMETHEUS_MULTIPROC_DIR`` (see the README's API section).
+    The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``,
+    ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR`` (see the README's API section).
     """
 
     models_dir: Path = Path("models")

@@ -100,7 +100,7 @@ class PredictResource:
         return b"".join(pieces)
 
     def _read_piece(self, req: falcon.Request, size: int) -> bytes:
-        """Exactly ``size`` bytes of the body; 408 when they stop coming (uWSGI's socket-timeout)."""
+        """Exactly ``size`` bytes of the body; 408 when they stop (uWSGI's socket-timeout)."""
         try:
             piece = req.stream.read(size)
         except OSError:
