@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import BinaryIO
 
@@ -46,6 +47,7 @@ def create_app(
     """
     settings = settings or Settings()
     configure_logging(settings.log_level)
+    warn_if_root()
     started = time.perf_counter()
     served = _load_model(settings)
     load_seconds = time.perf_counter() - started
@@ -86,6 +88,21 @@ def create_app(
     app.add_route("/docs", docs)
     app.add_route("/docs/{asset}", docs, suffix="asset")
     return app
+
+
+def warn_if_root() -> None:
+    """Log a warning when this process runs as root: it is about to deserialize a model file.
+
+    A model file is code as much as data (a pickle runs what it names); loading it, and
+    answering the network, as root gives any flaw in either the whole machine. uWSGI
+    drops privileges before the workers load the app when UWSGI_UID and UWSGI_GID are set.
+    """
+    if os.geteuid() == 0:
+        logger.warning(
+            "this worker runs as root: set UWSGI_UID and UWSGI_GID to an unprivileged user "
+            "(the image runs as uid 10001), so that loading a model and serving requests "
+            "cannot act as root"
+        )
 
 
 def _load_model(settings: Settings) -> registry.LoadedModel[Predictor]:
