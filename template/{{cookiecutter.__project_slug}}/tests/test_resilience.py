@@ -265,6 +265,28 @@ def test_clients_see_no_reset_when_workers_recycle(serve: Any, models_dir: Path)
     assert load.errors == [], load.errors
 
 
+def test_recycled_workers_go_one_at_a_time_and_no_request_fails(
+    serve: Any, models_dir: Path
+) -> None:
+    """Workers sharing the load reach RECYCLE_REQUESTS together; never two are out at once."""
+    server = serve(models_dir, env={"RECYCLE_REQUESTS": "60"})
+    first = {worker["pid"] for worker in server.workers()}
+    most_out = 0
+    seen: set[int] = set()
+    with Load(server.port, clients=2) as load:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(seen - first) < 4:
+            workers = server.workers()
+            out = [w for w in workers if not w["accepting"] or w["pid"] <= 0]
+            most_out = max(most_out, len(out))
+            seen |= {w["pid"] for w in workers if w["pid"] > 0}
+            time.sleep(0.02)
+    print(f"recycles: {len(seen - first)} new workers; at most {most_out} out at once")
+    assert len(seen - first) >= 4, server.tail()  # every worker recycled twice
+    assert most_out <= 1
+    assert load.errors == [], load.errors
+
+
 def test_sigterm_stops_the_server_cleanly_within_the_mercy_period(
     serve: Any, models_dir: Path, project: ProjectConfig
 ) -> None:

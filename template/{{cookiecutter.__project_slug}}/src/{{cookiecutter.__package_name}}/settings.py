@@ -29,7 +29,8 @@ class Settings:
     ``MODEL_VERSION`` is the default choice: ``<models_dir>/SERVING``, written by
     ``serve-version``, takes precedence over it (see `registry.choose`).
     The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``,
-    ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR`` (see the README's API section).
+    ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR``; the server's: ``RECYCLE_REQUESTS`` and
+    ``RECYCLE_FILE`` (see the README).
     """
 
     models_dir: Path = Path("models")
@@ -45,6 +46,11 @@ class Settings:
     """Larger request bodies are refused (413) before they are read."""
     body_timeout: float = 10.0
     """Seconds a request body may take to arrive; a slower one is refused (408)."""
+    recycle_requests: int = 10_000
+    """Requests after which a worker asks to be recycled (by touching ``recycle_file``)."""
+    recycle_file: Path | None = None
+    """uWSGI's ``touch-chain-reload`` file: touching it replaces the workers one at a time.
+    None outside uWSGI (uwsgi.ini sets ``RECYCLE_FILE``)."""
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     """When any, ``/v1/*`` needs one of them; never shown in a repr or a log."""
     metrics_auth: bool = False
@@ -69,6 +75,10 @@ class Settings:
             max_instances=_positive_int(environ, "MAX_INSTANCES", defaults.max_instances),
             max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", defaults.max_body_bytes),
             body_timeout=_positive_int(environ, "BODY_TIMEOUT", int(defaults.body_timeout)),
+            recycle_requests=_positive_int(
+                environ, "RECYCLE_REQUESTS", defaults.recycle_requests
+            ),
+            recycle_file=Path(environ["RECYCLE_FILE"]) if environ.get("RECYCLE_FILE") else None,
             api_keys=_api_keys(environ),
             metrics_auth=_boolean(environ, "METRICS_AUTH", defaults.metrics_auth),
             metrics_dir=_metrics_dir(environ, "PROMETHEUS_MULTIPROC_DIR"),

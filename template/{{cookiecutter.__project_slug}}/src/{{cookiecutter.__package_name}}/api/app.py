@@ -18,7 +18,7 @@ from ..settings import Settings
 from .docs import DocsResource
 from .errors import handle_unexpected, serialize_error
 from .metrics import Metrics
-from .middleware import ApiKeyAuth, RequestLog, RequestLogger
+from .middleware import ApiKeyAuth, Recycler, RequestLog, RequestLogger
 from .openapi import build_document
 from .resources import (
     HealthResource,
@@ -56,6 +56,8 @@ def create_app(
     metrics.model_loaded(load_seconds)
 
     middleware: list[object] = [RequestLogger(RequestLog(log_stream), metrics)]
+    if settings.recycle_file is not None:
+        middleware.append(Recycler(settings.recycle_requests, settings.recycle_file))
     if settings.api_keys:
         protected = PROTECTED_ROUTES + (("/metrics",) if settings.metrics_auth else ())
         middleware.append(ApiKeyAuth(settings.api_keys, protected))

@@ -10,6 +10,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import falcon
@@ -95,6 +96,38 @@ class RequestLogger:
                 **req.context.log_fields,
             }
         )
+
+
+class Recycler:
+    """After ``limit`` requests, asks uWSGI to replace the workers, one at a time.
+
+    uWSGI's own ``max-requests`` lets each worker exit on its own, so workers that share
+    the load reach it together and all reload at once (seconds each, under lazy-apps).
+    Touching the ``touch-chain-reload`` file instead replaces them one by one, the next
+    only once the one before accepts. A worker asks once; if the file cannot be touched
+    it says so in the log and uWSGI's ``max-requests`` backstop recycles it later.
+    """
+
+    def __init__(self, limit: int, trigger: Path) -> None:
+        self._limit = limit
+        self._trigger = trigger
+        self._served = 0
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
+    ) -> None:
+        self._served += 1
+        if self._served != self._limit:
+            return
+        try:
+            self._trigger.touch()
+        except OSError as exc:
+            logger.warning(
+                "cannot ask for a recycle: %s; uWSGI's max-requests will recycle this worker",
+                exc,
+            )
+            return
+        logger.info("recycling the workers one at a time", extra={"requests": self._limit})
 
 
 class ApiKeyAuth:
