@@ -11,6 +11,7 @@ import configparser
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -285,6 +286,69 @@ def test_recycled_workers_go_one_at_a_time_and_no_request_fails(
     assert len(seen - first) >= 4, server.tail()  # every worker recycled twice
     assert most_out <= 1
     assert load.errors == [], load.errors
+
+
+def test_an_artifact_broken_on_disk_takes_no_worker_down(
+    serve: Any, models_dir: Path, manifest: Manifest, tmp_path: Path
+) -> None:
+    """A worker respawned after the file broke serves the copy verified at start.
+
+    Readiness and /metrics report the problem until the file is put back.
+    """
+    registry_copy = tmp_path / "models"
+    shutil.copytree(models_dir, registry_copy)
+    artifact = registry_copy / manifest.artifact.file
+    good = artifact.read_bytes()
+    server = serve(registry_copy)
+    before = {worker["pid"] for worker in server.workers()}
+    victim = min(before)
+    with Load(server.port) as load:
+        load.wait_for(100)
+        artifact.write_bytes(b"not the model that was verified")
+        os.kill(victim, signal.SIGKILL)
+        pids = server.wait_until_all_accept(other_than=[victim])
+        load.wait_for(200)
+        ready = [get(server.port, "/health/ready") for _ in range(4)]
+        changed = metric(server.port, "model_artifact_changed")
+        artifact.write_bytes(good)
+        load.wait_for(100)
+        ready_again = [get(server.port, "/health/ready")[0] for _ in range(4)]
+        changed_again = metric(server.port, "model_artifact_changed")
+    assert len(load.errors) <= 1, load.errors  # at most the request the killed worker held
+    assert server.process.poll() is None
+    [new] = set(pids) - before
+    served = {worker["pid"]: worker["requests"] for worker in server.workers()}
+    assert served[new] > 0, "the respawned worker served nothing"
+    for status, body in ready:
+        assert status == 503
+        assert body["error"]["code"] == "not_ready"
+        assert manifest.artifact.file in body["error"]["message"]
+        assert "serving the copy verified at start" in body["error"]["message"]
+    assert changed == 1
+    assert set(ready_again) == {200}
+    assert changed_again == 0
+    assert "model artifact changed on disk" in server.tail()
+
+
+def get(port: int, path: str) -> tuple[int, Any]:
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def metric(port: int, name: str) -> float:
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
+    try:
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    [value] = [line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")]
+    return float(value)
 
 
 def test_sigterm_stops_the_server_cleanly_within_the_mercy_period(

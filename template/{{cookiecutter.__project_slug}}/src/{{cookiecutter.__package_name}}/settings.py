@@ -29,8 +29,8 @@ class Settings:
     ``MODEL_VERSION`` is the default choice: ``<models_dir>/SERVING``, written by
     ``serve-version``, takes precedence over it (see `registry.choose`).
     The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``,
-    ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR``; the server's: ``RECYCLE_REQUESTS`` and
-    ``RECYCLE_FILE`` (see the README).
+    ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR``; the server's: ``RECYCLE_REQUESTS``,
+    ``RECYCLE_FILE`` and ``VERIFIED_MODELS_DIR`` (see the README).
     """
 
     models_dir: Path = Path("models")
@@ -46,6 +46,10 @@ class Settings:
     """Larger request bodies are refused (413) before they are read."""
     body_timeout: float = 10.0
     """Seconds a request body may take to arrive; a slower one is refused (408)."""
+    verified_dir: Path | None = None
+    """A folder only the server writes, emptied at its start, where the served version is
+    copied once verified; workers started later load the copy (``registry.load_verified``).
+    None: every load reads ``models_dir`` (uwsgi.ini sets ``VERIFIED_MODELS_DIR``)."""
     recycle_requests: int = 10_000
     """Requests after which a worker asks to be recycled (by touching ``recycle_file``)."""
     recycle_file: Path | None = None
@@ -75,10 +79,11 @@ class Settings:
             max_instances=_positive_int(environ, "MAX_INSTANCES", defaults.max_instances),
             max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", defaults.max_body_bytes),
             body_timeout=_positive_int(environ, "BODY_TIMEOUT", int(defaults.body_timeout)),
+            verified_dir=_optional_path(environ, "VERIFIED_MODELS_DIR"),
             recycle_requests=_positive_int(
                 environ, "RECYCLE_REQUESTS", defaults.recycle_requests
             ),
-            recycle_file=Path(environ["RECYCLE_FILE"]) if environ.get("RECYCLE_FILE") else None,
+            recycle_file=_optional_path(environ, "RECYCLE_FILE"),
             api_keys=_api_keys(environ),
             metrics_auth=_boolean(environ, "METRICS_AUTH", defaults.metrics_auth),
             metrics_dir=_metrics_dir(environ, "PROMETHEUS_MULTIPROC_DIR"),
@@ -156,6 +161,11 @@ def _api_keys(environ: Mapping[str, str]) -> tuple[str, ...]:
                 f"one of {len(unique)} is not"
             )
     return unique
+
+
+def _optional_path(environ: Mapping[str, str], key: str) -> Path | None:
+    raw = environ.get(key, "").strip()
+    return Path(raw) if raw else None
 
 
 def _metrics_dir(environ: Mapping[str, str], key: str) -> Path | None:

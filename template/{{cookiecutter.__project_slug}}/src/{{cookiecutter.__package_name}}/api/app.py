@@ -17,6 +17,7 @@ from ..model.predictor import Predictor
 from ..settings import Settings
 from .docs import DocsResource
 from .errors import handle_unexpected, serialize_error
+from .integrity import ArtifactWatch
 from .metrics import Metrics
 from .middleware import ApiKeyAuth, Recycler, RequestLog, RequestLogger
 from .openapi import build_document
@@ -54,6 +55,11 @@ def create_app(
     manifest = served.manifest
     metrics = Metrics(manifest, settings.metrics_dir)
     metrics.model_loaded(load_seconds)
+    watch = None
+    if settings.verified_dir is not None:
+        artifact = settings.models_dir / manifest.artifact.file
+        watch = ArtifactWatch(artifact, manifest.artifact.sha256)
+        metrics.artifact_checked(watch.problem() is None)
 
     middleware: list[object] = [RequestLogger(RequestLog(log_stream), metrics)]
     if settings.recycle_file is not None:
@@ -74,10 +80,10 @@ def create_app(
     )
     app.add_route("/v1/predict", predict)
     app.add_route("/v1/model", ModelResource(served))
-    health = HealthResource(served)
+    health = HealthResource(served, watch, metrics)
     app.add_route("/health/live", health, suffix="live")
     app.add_route("/health/ready", health, suffix="ready")
-    app.add_route("/metrics", MetricsResource(metrics))
+    app.add_route("/metrics", MetricsResource(metrics, watch))
     document = build_document(
         manifest,
         request_schema.pydantic_model,
@@ -116,6 +122,7 @@ def _load_model(settings: Settings) -> registry.LoadedModel[Predictor]:
             settings.model_version,
             Predictor,
             settings.pyproject,
+            settings.verified_dir,
         )
     except registry.RegistryError as exc:
         logger.critical("cannot load the model: %s", exc)

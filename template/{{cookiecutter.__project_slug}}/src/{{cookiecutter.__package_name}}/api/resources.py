@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from ..model.base import InvalidInputError, Model
 from ..model.registry import LoadedModel
 from .errors import ApiError, from_validation_error
+from .integrity import ArtifactWatch
 from .metrics import Metrics
 from .schemas import RequestSchema
 
@@ -126,10 +127,18 @@ class ModelResource:
 
 
 class HealthResource:
-    """``GET /health/live`` (the process answers) and ``/health/ready`` (a model is loaded)."""
+    """``GET /health/live`` (the process answers) and ``/health/ready`` (a model is loaded,
+    and its artifact on disk is still the one verified: otherwise a 503 that says why)."""
 
-    def __init__(self, served: LoadedModel[Model] | None) -> None:
+    def __init__(
+        self,
+        served: LoadedModel[Model] | None,
+        watch: ArtifactWatch | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._served = served
+        self._watch = watch
+        self._metrics = metrics
 
     def on_get_live(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = {"status": "alive"}
@@ -137,6 +146,12 @@ class HealthResource:
     def on_get_ready(self, req: falcon.Request, resp: falcon.Response) -> None:
         if self._served is None:
             raise ApiError(503, "not_ready", "no model loaded yet")
+        if self._watch is not None:
+            problem = self._watch.problem()
+            if self._metrics is not None:
+                self._metrics.artifact_checked(problem is None)
+            if problem is not None:
+                raise ApiError(503, "not_ready", problem)
         manifest = self._served.manifest
         resp.media = {
             "status": "ready",
@@ -147,10 +162,13 @@ class HealthResource:
 class MetricsResource:
     """``GET /metrics``: Prometheus' text format, every worker's values added up."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, watch: ArtifactWatch | None = None) -> None:
         self._metrics = metrics
+        self._watch = watch
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if self._watch is not None:
+            self._metrics.artifact_checked(self._watch.problem() is None)
         resp.data, resp.content_type = self._metrics.exposition()
 
 
