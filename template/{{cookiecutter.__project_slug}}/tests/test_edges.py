@@ -255,6 +255,12 @@ def test_a_garbage_request_line_gets_a_400_and_a_json_log_line(server: Server) -
     log = server.log.read_text(errors="replace")
     assert "KeyError" not in log
     assert "Traceback" not in log
+    [entry] = [
+        json.loads(line)
+        for line in log.splitlines()
+        if line.startswith("{") and reply.json()["error"]["request_id"] in line
+    ]
+    assert (entry["message"], entry["status"]) == ("malformed request", 400)
 
 
 def test_two_hundred_headers_are_served(server: Server) -> None:
