@@ -29,7 +29,6 @@ _DEFAULT_CODES = {
     408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
-    431: "headers_too_large",
     422: "invalid_request",
     500: "internal_error",
     503: "not_ready",
