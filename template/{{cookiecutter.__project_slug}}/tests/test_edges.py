@@ -247,6 +247,14 @@ def test_a_huge_announced_body_is_refused_at_once(server: Server) -> None:
     assert reply.json()["error"]["code"] == "payload_too_large"
 
 
+def test_a_body_over_the_limit_sent_whole_gets_its_413_not_a_reset(server: Server) -> None:
+    """A client that sends all of an oversized body before reading still reads the 413."""
+    body = b"x" * 1_200_000  # over the default MAX_BODY_BYTES (1 MiB)
+    reply = server.exchange(http("POST", "/v1/predict", body, {"X-API-Key": KEY}))
+    assert reply.status == 413, reply
+    assert reply.json()["error"]["code"] == "payload_too_large"
+
+
 # Item 5: malformed HTTP gets a status where one can be given, and the log stays JSON.
 def test_a_garbage_request_line_gets_a_400_and_a_json_log_line(server: Server) -> None:
     reply = server.exchange(b"GARBAGE\r\n\r\n")

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -253,6 +254,37 @@ def test_a_hung_request_is_killed_by_harakiri_while_the_other_worker_answers(
     assert "HARAKIRI" in server.tail()
     server.wait_until_all_accept()
     assert post(server.port, BODY) == 200
+
+
+def test_a_hung_request_is_killed_even_after_another_finished_while_its_body_came(
+    serve: Any, stalling_models_dir: Path
+) -> None:
+    """Under gevent a request finishing disarms uWSGI's harakiri; the app re-arms it."""
+    harakiri = 2
+    server = serve(
+        stalling_models_dir,
+        env={"UWSGI_HARAKIRI": str(harakiri), "PYTHONPATH": str(TESTS), "UWSGI_PROCESSES": "1"},
+    )
+    body = STALLING_BODY.encode()
+    head = (
+        "POST /v1/predict HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((LOOPBACK, server.port), timeout=60) as hung:
+        hung.sendall(head + body[:10])
+        time.sleep(0.5)
+        assert post(server.port, BODY) == 200  # the one worker answers it meanwhile
+        started = time.monotonic()
+        hung.sendall(body[10:])
+        try:
+            reply = hung.recv(1024)
+        except ConnectionResetError:
+            reply = b""
+        elapsed = time.monotonic() - started
+    assert reply == b"", reply  # its worker was killed: no answer
+    # uWSGI counts harakiri in whole seconds of its clock: it fires 1 to 2 s after arming
+    assert harakiri - 1 <= elapsed < harakiri + 10, elapsed
+    assert "HARAKIRI" in server.tail()
 
 
 def test_clients_see_no_reset_when_workers_recycle(serve: Any, models_dir: Path) -> None:

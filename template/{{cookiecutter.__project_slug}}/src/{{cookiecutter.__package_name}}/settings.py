@@ -80,9 +80,7 @@ class Settings:
             max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", defaults.max_body_bytes),
             body_timeout=_positive_int(environ, "BODY_TIMEOUT", int(defaults.body_timeout)),
             verified_dir=_optional_path(environ, "VERIFIED_MODELS_DIR"),
-            recycle_requests=_positive_int(
-                environ, "RECYCLE_REQUESTS", defaults.recycle_requests
-            ),
+            recycle_requests=_positive_int(environ, "RECYCLE_REQUESTS", defaults.recycle_requests),
             recycle_file=_optional_path(environ, "RECYCLE_FILE"),
             api_keys=_api_keys(environ),
             metrics_auth=_boolean(environ, "METRICS_AUTH", defaults.metrics_auth),

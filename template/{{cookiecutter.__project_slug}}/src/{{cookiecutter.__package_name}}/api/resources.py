@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-import time
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
 import falcon
+import gevent
 import orjson
 from pydantic import ValidationError
 
 from ..model.base import InvalidInputError, Model
 from ..model.registry import LoadedModel
 from .errors import ApiError, from_validation_error
+from .harakiri import Harakiri
 from .integrity import ArtifactWatch
 from .metrics import Metrics
 from .schemas import RequestSchema
 
 # Up to this many predictions are logged as they are; larger batches as a summary.
 LOGGED_PREDICTIONS = 10
-# A body is read in pieces of at most this many bytes, its deadline checked between them.
-BODY_READ_SIZE = 4096
+# A refused body: what arrives within this many seconds (up to this many bytes) is dropped
+# before the 413, so that a client still sending reads it rather than a reset.
+DRAIN_SECONDS = 0.5
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
 
 
 class PredictResource:
@@ -36,6 +40,7 @@ class PredictResource:
     ) -> None:
         self._model = served.model
         self._body_timeout = body_timeout
+        self._harakiri = Harakiri()
         self._request_schema = request_schema
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
@@ -49,16 +54,18 @@ class PredictResource:
         log_fields.update(self._log_identity)
         _require_json(req)
         body = self._read_body(req)
-        try:
-            features = self._request_schema.parse(body)
-        except ValidationError as exc:
-            self._metrics.validation_failed(item["loc"] for item in exc.errors())
-            raise from_validation_error(exc) from None
-        log_fields["instances"] = len(features)
-        try:
-            predictions = self._model.predict(features).tolist()
-        except InvalidInputError as exc:
-            raise ApiError(422, "invalid_input", str(exc)) from None
+        # from here on nothing waits on a socket: harakiri covers the work (see harakiri.py)
+        with self._harakiri:
+            try:
+                features = self._request_schema.parse(body)
+            except ValidationError as exc:
+                self._metrics.validation_failed(item["loc"] for item in exc.errors())
+                raise from_validation_error(exc) from None
+            log_fields["instances"] = len(features)
+            try:
+                predictions = self._model.predict(features).tolist()
+            except InvalidInputError as exc:
+                raise ApiError(422, "invalid_input", str(exc)) from None
         self._metrics.predicted(predictions)
         if len(predictions) <= LOGGED_PREDICTIONS:
             log_fields["predictions"] = predictions
@@ -71,48 +78,48 @@ class PredictResource:
         """The body, refused before it is read when it is empty or over the limit.
 
         uWSGI hands the app the request as soon as its headers are in (no post-buffering),
-        so the 413 goes out without waiting for the body. The body is then read in pieces
-        with a deadline (BODY_TIMEOUT): a client that sends it too slowly, or stops, gets
-        a 408. While a piece is awaited the worker serves other requests (uWSGI's async
-        cores, see uwsgi.ini), so slow clients cannot hold the service.
+        so an announced body over the limit gets its 413 at once: what the client sends
+        within `DRAIN_SECONDS` is read and dropped first, so that a client still sending
+        reads the answer instead of a reset connection. The body itself is read under a
+        deadline (BODY_TIMEOUT): too slow, or stalled for uWSGI's socket-timeout, is a 408.
+        While the read waits, gevent's loop serves the worker's other requests (uwsgi.ini),
+        so slow clients cannot hold the service.
         """
         length = req.content_length
         if not length:
             # A body without Content-Length (chunked) reaches a WSGI app empty, too.
             raise ApiError(400, "malformed_json", "the body is empty (or has no Content-Length)")
         if length > self._max_body_bytes:
+            _drain(req.stream, length)
             raise ApiError(
                 413,
                 "payload_too_large",
                 f"the body is {length} bytes; the limit is {self._max_body_bytes} bytes "
                 "(MAX_BODY_BYTES)",
             )
-        if length <= BODY_READ_SIZE:
-            return self._read_piece(req, length)
-        deadline = time.monotonic() + self._body_timeout
-        pieces = []
-        remaining = length
-        while remaining:
-            if time.monotonic() > deadline:
-                raise _body_timed_out(length - remaining, length, self._body_timeout)
-            piece = self._read_piece(req, min(remaining, BODY_READ_SIZE))
-            pieces.append(piece)
-            remaining -= len(piece)
-        return b"".join(pieces)
-
-    def _read_piece(self, req: falcon.Request, size: int) -> bytes:
-        """Exactly ``size`` bytes of the body; 408 when they stop (uWSGI's socket-timeout)."""
-        try:
-            piece = req.stream.read(size)
-        except OSError:
-            piece = b""
-        if len(piece) < size:
+        body = b""
+        with contextlib.suppress(OSError), gevent.Timeout(self._body_timeout, False):
+            # Exactly Content-Length bytes: the bound bounded_stream applies, one call less.
+            body = req.stream.read(length)
+        if len(body) < length:
             raise ApiError(
                 408,
                 "request_timeout",
-                "the body stopped arriving before Content-Length bytes came; send all of it",
+                f"the body did not arrive within {self._body_timeout:g} s (BODY_TIMEOUT), "
+                "or stopped arriving; send all Content-Length bytes",
             )
-        return piece
+        return body
+
+
+def _drain(stream: Any, length: int) -> None:
+    """Read and drop what arrives of a refused body, for at most `DRAIN_SECONDS`."""
+    remaining = min(length, DRAIN_MAX_BYTES)
+    with contextlib.suppress(OSError), gevent.Timeout(DRAIN_SECONDS, False):
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 65536))
+            if not chunk:
+                return
+            remaining -= len(chunk)
 
 
 class ModelResource:
@@ -181,15 +188,6 @@ class OpenApiResource:
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_JSON
         resp.data = self._body
-
-
-def _body_timed_out(received: int, length: int, timeout: float) -> ApiError:
-    return ApiError(
-        408,
-        "request_timeout",
-        f"the body took longer than {timeout:g} s to arrive ({received} of {length} bytes; "
-        "BODY_TIMEOUT)",
-    )
 
 
 def _require_json(req: falcon.Request) -> None:
