@@ -50,6 +50,7 @@ EXPECTED_FILES = sorted(
         "src/PACKAGE/api/app.py",
         "src/PACKAGE/api/docs.py",
         "src/PACKAGE/api/errors.py",
+        "src/PACKAGE/api/harakiri.py",
         "src/PACKAGE/api/integrity.py",
         "src/PACKAGE/api/metrics.py",
         "src/PACKAGE/api/middleware.py",
