@@ -46,6 +46,9 @@ def variant_ini(project: Path, variant: str) -> str:
     if variant == SHIPPED:
         return text
     text = re.sub(r"^http-socket = ", "http11-socket = ", text, flags=re.MULTILINE)
+    # under uWSGI's gevent loop a kept-alive http11-socket connection never gets its second
+    # answer: the keep-alive variant runs without it, one connection per worker at a time
+    text = re.sub(r"^gevent = .*\n", "", text, flags=re.MULTILINE)
     return re.sub(r"^add-header = Connection: close\n", "", text, flags=re.MULTILINE)
 
 

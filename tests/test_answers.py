@@ -47,7 +47,15 @@ def test_addresses_of_other_shapes_are_refused(email: str) -> None:
     ("package", "reason"),
     [("", "gives no valid package name"), ("9lives", "gives no valid package name"),
      ("import", "a Python keyword"), ("match", "a Python keyword"),
-     ("typing", "shadow Python's standard library")],
+     ("typing", "shadow Python's standard library"),
+     ("numpy", "the import name of numpy, which the project may depend on"),
+     ("falcon", "the import name of falcon, which"),
+     ("sklearn", "the import name of scikit-learn, which"),
+     ("prometheus_client", "the import name of prometheus-client, which"),
+     ("uwsgi", "the import name of pyuwsgi, which"),
+     ("xgboost", "the import name of xgboost, which"),
+     ("test", "a top-level name that test runners and tools already use"),
+     ("tests", "a top-level name"), ("src", "a top-level name")],
 )  # fmt: skip
 def test_package_names_that_cannot_work_are_refused(package: str, reason: str) -> None:
     with pytest.raises(InvalidAnswer, match=reason):

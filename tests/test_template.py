@@ -7,6 +7,7 @@ tier parses the generated configuration and checks what matters in it.
 from __future__ import annotations
 
 import configparser
+import json
 import re
 import sys
 from collections.abc import Callable
@@ -15,12 +16,14 @@ from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
+from mlprod_cli.templating.answers import DEPENDENCY_IMPORTS
 from mlprod_cli.templating.source import TemplateSource
 
 Bake = Callable[..., Any]
@@ -47,6 +50,8 @@ EXPECTED_FILES = sorted(
         "src/PACKAGE/api/app.py",
         "src/PACKAGE/api/docs.py",
         "src/PACKAGE/api/errors.py",
+        "src/PACKAGE/api/harakiri.py",
+        "src/PACKAGE/api/integrity.py",
         "src/PACKAGE/api/metrics.py",
         "src/PACKAGE/api/middleware.py",
         "src/PACKAGE/api/openapi.py",
@@ -66,6 +71,7 @@ EXPECTED_FILES = sorted(
         "tests/test_auth.py",
         "tests/test_cli.py",
         "tests/test_container.py",
+        "tests/test_edges.py",
         "tests/test_fuzz.py",
         "tests/test_layers.py",
         "tests/test_logging.py",
@@ -186,6 +192,28 @@ def test_pyproject_declares_the_package_the_command_and_the_model(project: Path)
     assert pyproject["tool"]["mlprod"]["model_version"] == "0.1.0"
 
 
+FRAMEWORKS = json.loads((Path(__file__).parents[1] / "template" / "cookiecutter.json").read_text())[
+    "framework"
+]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_every_dependency_has_its_import_names_in_the_table_new_checks(
+    bake: Bake, framework: str
+) -> None:
+    """`mlprod new` refuses package names of the project's dependencies, from one table."""
+    result = bake(framework=framework)
+    assert result.exit_code == 0, result.exception
+    project = tomllib.loads((Path(result.project_path) / "pyproject.toml").read_text())["project"]
+    requirements = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        requirements += extra
+    names = {Requirement(requirement).name.lower() for requirement in requirements}
+    assert {"numpy", "falcon", "pyuwsgi"} <= names
+    missing = sorted(names - set(DEPENDENCY_IMPORTS))
+    assert not missing, f"add their import names to answers.DEPENDENCY_IMPORTS: {missing}"
+
+
 def test_pyproject_quotes_answers_safely(bake: Bake) -> None:
     result = bake(**OPTION_SETS["quoting"])
     meta = tomllib.loads((Path(result.project_path) / "pyproject.toml").read_text())["project"]
@@ -200,9 +228,11 @@ def test_uwsgi_ini_is_tuned_for_cpu_bound_models(project: Path) -> None:
         "master", "strict", "need-app", "processes", "threads", "lazy-apps", "harakiri",
         "harakiri-verbose", "max-requests", "max-requests-delta", "reload-on-rss",
         "worker-reload-mercy", "die-on-term", "thunder-lock", "disable-logging", "listen",
-        "buffer-size", "post-buffering", "stats", "touch-chain-reload",
+        "buffer-size", "max-vars", "socket-timeout", "gevent", "stats", "touch-chain-reload",
     ):  # fmt: skip
         assert required in keys, required
+    # the app reads the body itself: a 413 before reading it, a 408 when it stalls
+    assert "post-buffering" not in keys
     assert ("threads", "1") in options
     assert ("lazy-apps", "true") in options
     assert ("module", "credit_risk_scorer.wsgi:application") in options

@@ -19,6 +19,52 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+# The import names of every distribution a generated project may depend on, for any
+# framework option, runtime or extra (and the libraries they pull in that are imported by
+# name). A project whose package takes one of these names shadows that library, or cannot
+# be installed beside it. tests/test_answers.py checks that every dependency in the
+# generated pyproject.toml is listed here: add a line when the template gains one.
+DEPENDENCY_IMPORTS: dict[str, tuple[str, ...]] = {
+    "numpy": ("numpy",),
+    "scipy": ("scipy",),
+    "scikit-learn": ("sklearn",),
+    "joblib": ("joblib",),
+    "threadpoolctl": ("threadpoolctl",),
+    "semver": ("semver",),
+    "tomli": ("tomli",),
+    "falcon": ("falcon",),
+    "pydantic": ("pydantic", "pydantic_core"),
+    "pyuwsgi": ("pyuwsgi", "uwsgi", "uwsgidecorators"),
+    "gevent": ("gevent", "greenlet", "zope"),
+    "orjson": ("orjson",),
+    "prometheus-client": ("prometheus_client",),
+    "swagger-ui-py": ("swagger_ui",),
+    "pytest": ("pytest", "_pytest", "pluggy"),
+    "ruff": ("ruff",),
+    "schemathesis": ("schemathesis", "hypothesis"),
+    "pyperf": ("pyperf",),
+    "pandas": ("pandas",),
+    "pyarrow": ("pyarrow",),
+    "skops": ("skops",),
+    "xgboost": ("xgboost",),
+    "lightgbm": ("lightgbm",),
+    "onnx": ("onnx",),
+    "onnxruntime": ("onnxruntime",),
+    "skl2onnx": ("skl2onnx",),
+    "onnxmltools": ("onnxmltools",),
+    "torch": ("torch",),
+    "mlflow": ("mlflow",),
+    "dvc": ("dvc",),
+    "redis": ("redis",),
+    "pyspark": ("pyspark",),
+}
+# Top-level names a project's own files or common tools already use.
+RESERVED_PACKAGE_NAMES = frozenset(
+    {"test", "tests", "src", "setup", "conftest", "docs", "benchmarks", "scripts", "build",
+     "dist", "site", "lib", "servers", "stall_model"}
+)  # fmt: skip
+
+
 class InvalidAnswer(UserError):
     """An answer the template cannot be rendered with."""
 
@@ -67,4 +113,15 @@ def _check_project_name(name: str, package: str) -> None:
         raise InvalidAnswer(
             f"project_name {name!r} gives the package name {package!r}, "
             "which would shadow Python's standard library; choose another name"
+        )
+    for distribution, imports in DEPENDENCY_IMPORTS.items():
+        if package in imports:
+            raise InvalidAnswer(
+                f"project_name {name!r} gives the package name {package!r}, the import name of "
+                f"{distribution}, which the project may depend on; choose another name"
+            )
+    if package in RESERVED_PACKAGE_NAMES:
+        raise InvalidAnswer(
+            f"project_name {name!r} gives the package name {package!r}, a top-level name "
+            "that test runners and tools already use; choose another name"
         )

@@ -227,6 +227,16 @@ def test_config_file_in_cookiecutter_default_context_form(
             "which would shadow Python's standard library; choose another name\n",
         ),
         (
+            ["--set", "project_name=SKLearn"],
+            "mlprod: project_name 'SKLearn' gives the package name 'sklearn', the import name "
+            "of scikit-learn, which the project may depend on; choose another name\n",
+        ),
+        (
+            ["--set", "project_name=Test"],
+            "mlprod: project_name 'Test' gives the package name 'test', a top-level name "
+            "that test runners and tools already use; choose another name\n",
+        ),
+        (
             ["--set", "author_email=not-an-address"],
             "mlprod: author_email 'not-an-address' is not an e-mail address; "
             "give one like name@example.com\n",
@@ -252,8 +262,8 @@ def test_config_file_in_cookiecutter_default_context_form(
             "which cookiecutter would evaluate; leave it out\n",
         ),
     ],
-    ids=["no-package", "leading-digit", "keyword", "stdlib", "email", "framework", "unknown-key",
-         "set-syntax", "newline", "jinja"],
+    ids=["no-package", "leading-digit", "keyword", "stdlib", "dependency", "common-name",
+         "email", "framework", "unknown-key", "set-syntax", "newline", "jinja"],
 )  # fmt: skip
 def test_bad_answer_is_one_line_and_writes_nothing(
     runner: CliRunner, tmp_path: Path, args: list[str], message: str

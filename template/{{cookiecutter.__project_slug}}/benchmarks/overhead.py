@@ -8,8 +8,8 @@ instance), measured in interleaved rounds so that both see the same machine. The
 keeps its connection while the server allows it and reconnects when the server answers
 ``Connection: close``; ``--keep-alive`` serves both from a copy of uwsgi.ini whose
 socket keeps connections open (``http11-socket``), to measure the framework alone.
-Worker recycling (``max-requests``) is pushed past the run for both, so that no model
-reload falls inside a measurement.
+Worker recycling (``RECYCLE_REQUESTS`` and ``max-requests``) is pushed past the run for
+both, so that no model reload falls inside a measurement.
 
     .venv/bin/python benchmarks/overhead.py [--seconds 5] [--rounds 3] [--keep-alive]
 
@@ -50,6 +50,8 @@ _SOCKET = re.compile(r"^http-socket\s*=", re.MULTILINE)
 _CLOSE_HEADER = re.compile(
     r"^add-header\s*=\s*Connection:\s*close\s*$", re.MULTILINE | re.IGNORECASE
 )
+# uWSGI's gevent loop does not read a second request on a kept-alive http11-socket connection
+_GEVENT = re.compile(r"^gevent\s*=.*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -152,9 +154,13 @@ def _median(results: list[Measurement]) -> Measurement:
 
 
 def _keep_alive_ini(scratch: Path) -> Path:
-    """A copy of uwsgi.ini whose HTTP socket keeps connections alive, nothing else changed."""
+    """A copy of uwsgi.ini whose HTTP socket keeps connections alive, without gevent's loop.
+
+    Under gevent, uWSGI answers the first request of a kept-alive connection and never
+    reads the second; the worker then serves one connection at a time, as before gevent.
+    """
     text = (PROJECT / "uwsgi.ini").read_text()
-    text = _CLOSE_HEADER.sub("", _SOCKET.sub("http11-socket =", text))
+    text = _GEVENT.sub("", _CLOSE_HEADER.sub("", _SOCKET.sub("http11-socket =", text)))
     copy = scratch / "uwsgi-keep-alive.ini"
     copy.write_text(text)
     return copy
@@ -173,6 +179,7 @@ def _serve(
         "PORT": str(port),
         "STATS_PORT": str(stats_port),
         "UWSGI_PROCESSES": "1",
+        "RECYCLE_REQUESTS": "100000000",  # no recycle (a model reload) inside a measurement
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         **env,
     }

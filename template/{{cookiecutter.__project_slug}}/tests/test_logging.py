@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from falcon import testing
 
+from {{ cookiecutter.__package_name }}.api import app as app_module
 from {{ cookiecutter.__package_name }}.api.app import create_app
 from {{ cookiecutter.__package_name }}.api.middleware import RequestLog
 from {{ cookiecutter.__package_name }}.api.resources import LOGGED_PREDICTIONS
@@ -206,3 +207,13 @@ def test_no_request_lines_below_the_log_level(settings: Settings) -> None:
         assert quiet.lines() == []
     finally:
         configure_logging(settings.log_level)
+
+
+@pytest.mark.parametrize(("uid", "warned"), [(0, True), (10001, False)])
+def test_a_worker_warns_when_it_runs_as_root(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, uid: int, warned: bool
+) -> None:
+    monkeypatch.setattr(app_module.os, "geteuid", lambda: uid)
+    with caplog.at_level(logging.WARNING, logger=app_module.logger.name):
+        app_module.warn_if_root()
+    assert any("runs as root" in record.getMessage() for record in caplog.records) == warned

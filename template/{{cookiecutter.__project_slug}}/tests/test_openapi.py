@@ -67,7 +67,7 @@ def test_the_example_comes_from_the_data_set_and_is_accepted(
 
 def test_responses_document_every_status_the_route_answers(document: dict) -> None:
     responses = document["paths"]["/v1/predict"]["post"]["responses"]
-    assert sorted(responses) == ["200", "400", "413", "415", "422", "500"]
+    assert sorted(responses) == ["200", "400", "408", "413", "415", "422", "500"]
     error = resolve(document, responses["422"]["content"]["application/json"]["schema"]["$ref"])
     detail = resolve(document, error["properties"]["error"]["$ref"])
     assert detail["required"] == ["code", "message", "request_id"]

@@ -11,7 +11,9 @@ import configparser
 import http.client
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -254,6 +256,37 @@ def test_a_hung_request_is_killed_by_harakiri_while_the_other_worker_answers(
     assert post(server.port, BODY) == 200
 
 
+def test_a_hung_request_is_killed_even_after_another_finished_while_its_body_came(
+    serve: Any, stalling_models_dir: Path
+) -> None:
+    """Under gevent a request finishing disarms uWSGI's harakiri; the app re-arms it."""
+    harakiri = 2
+    server = serve(
+        stalling_models_dir,
+        env={"UWSGI_HARAKIRI": str(harakiri), "PYTHONPATH": str(TESTS), "UWSGI_PROCESSES": "1"},
+    )
+    body = STALLING_BODY.encode()
+    head = (
+        "POST /v1/predict HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection((LOOPBACK, server.port), timeout=60) as hung:
+        hung.sendall(head + body[:10])
+        time.sleep(0.5)
+        assert post(server.port, BODY) == 200  # the one worker answers it meanwhile
+        started = time.monotonic()
+        hung.sendall(body[10:])
+        try:
+            reply = hung.recv(1024)
+        except ConnectionResetError:
+            reply = b""
+        elapsed = time.monotonic() - started
+    assert reply == b"", reply  # its worker was killed: no answer
+    # uWSGI counts harakiri in whole seconds of its clock: it fires 1 to 2 s after arming
+    assert harakiri - 1 <= elapsed < harakiri + 10, elapsed
+    assert "HARAKIRI" in server.tail()
+
+
 def test_clients_see_no_reset_when_workers_recycle(serve: Any, models_dir: Path) -> None:
     """Each response says `Connection: close`, so no client reuses a connection that dies."""
     server = serve(models_dir, args=["--max-requests", "30", "--min-worker-lifetime", "1"])
@@ -263,6 +296,91 @@ def test_clients_see_no_reset_when_workers_recycle(serve: Any, models_dir: Path)
             load.wait_for(50)
     assert server.tail().count("Respawned uWSGI worker") >= 2
     assert load.errors == [], load.errors
+
+
+def test_recycled_workers_go_one_at_a_time_and_no_request_fails(
+    serve: Any, models_dir: Path
+) -> None:
+    """Workers sharing the load reach RECYCLE_REQUESTS together; never two are out at once."""
+    server = serve(models_dir, env={"RECYCLE_REQUESTS": "60"})
+    first = {worker["pid"] for worker in server.workers()}
+    most_out = 0
+    seen: set[int] = set()
+    with Load(server.port, clients=2) as load:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and len(seen - first) < 4:
+            workers = server.workers()
+            out = [w for w in workers if not w["accepting"] or w["pid"] <= 0]
+            most_out = max(most_out, len(out))
+            seen |= {w["pid"] for w in workers if w["pid"] > 0}
+            time.sleep(0.02)
+    print(f"recycles: {len(seen - first)} new workers; at most {most_out} out at once")
+    assert len(seen - first) >= 4, server.tail()  # every worker recycled twice
+    assert most_out <= 1
+    assert load.errors == [], load.errors
+
+
+def test_an_artifact_broken_on_disk_takes_no_worker_down(
+    serve: Any, models_dir: Path, manifest: Manifest, tmp_path: Path
+) -> None:
+    """A worker respawned after the file broke serves the copy verified at start.
+
+    Readiness and /metrics report the problem until the file is put back.
+    """
+    registry_copy = tmp_path / "models"
+    shutil.copytree(models_dir, registry_copy)
+    artifact = registry_copy / manifest.artifact.file
+    good = artifact.read_bytes()
+    server = serve(registry_copy)
+    before = {worker["pid"] for worker in server.workers()}
+    victim = min(before)
+    with Load(server.port) as load:
+        load.wait_for(100)
+        artifact.write_bytes(b"not the model that was verified")
+        os.kill(victim, signal.SIGKILL)
+        pids = server.wait_until_all_accept(other_than=[victim])
+        load.wait_for(200)
+        ready = [get(server.port, "/health/ready") for _ in range(4)]
+        changed = metric(server.port, "model_artifact_changed")
+        artifact.write_bytes(good)
+        load.wait_for(100)
+        ready_again = [get(server.port, "/health/ready")[0] for _ in range(4)]
+        changed_again = metric(server.port, "model_artifact_changed")
+    assert len(load.errors) <= 1, load.errors  # at most the request the killed worker held
+    assert server.process.poll() is None
+    [new] = set(pids) - before
+    served = {worker["pid"]: worker["requests"] for worker in server.workers()}
+    assert served[new] > 0, "the respawned worker served nothing"
+    for status, body in ready:
+        assert status == 503
+        assert body["error"]["code"] == "not_ready"
+        assert manifest.artifact.file in body["error"]["message"]
+        assert "serving the copy verified at start" in body["error"]["message"]
+    assert changed == 1
+    assert set(ready_again) == {200}
+    assert changed_again == 0
+    assert "model artifact changed on disk" in server.tail()
+
+
+def get(port: int, path: str) -> tuple[int, Any]:
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def metric(port: int, name: str) -> float:
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
+    try:
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    [value] = [line.split()[-1] for line in text.splitlines() if line.startswith(name + " ")]
+    return float(value)
 
 
 def test_sigterm_stops_the_server_cleanly_within_the_mercy_period(

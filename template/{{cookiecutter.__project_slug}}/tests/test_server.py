@@ -205,3 +205,17 @@ def test_a_worker_that_exits_is_marked_dead_and_its_counts_kept(server: Server) 
         assert time.monotonic() < deadline, "the exiting worker did not mark itself dead"
         time.sleep(0.1)
     assert scrape(server)[("model_instances_total", ())] == instances
+
+
+def test_the_workers_warn_when_they_run_as_root(server: Server) -> None:
+    """Each worker says so at start when it runs as root; as any other user, nothing."""
+    root = os.geteuid() == 0
+    warnings = [
+        json.loads(line)
+        for line in server.log.read_text().splitlines()
+        if line[:1] == "{" and "runs as root" in line
+    ]
+    assert bool(warnings) == root
+    if root:
+        assert warnings[0]["level"] == "WARNING"
+        assert "UWSGI_UID" in warnings[0]["message"]

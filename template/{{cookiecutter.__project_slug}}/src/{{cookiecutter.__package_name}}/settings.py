@@ -28,8 +28,9 @@ class Settings:
     ``MODEL_VERSION`` (``latest`` or a semantic version), ``LOG_LEVEL``, ``MAX_INSTANCES``.
     ``MODEL_VERSION`` is the default choice: ``<models_dir>/SERVING``, written by
     ``serve-version``, takes precedence over it (see `registry.choose`).
-    The API's own: ``MAX_BODY_BYTES``, ``API_KEYS`` and ``API_KEYS_FILE``, ``METRICS_AUTH``,
-    ``PROMETHEUS_MULTIPROC_DIR`` (see the README's API section).
+    The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``,
+    ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR``; the server's: ``RECYCLE_REQUESTS``,
+    ``RECYCLE_FILE`` and ``VERIFIED_MODELS_DIR`` (see the README).
     """
 
     models_dir: Path = Path("models")
@@ -43,6 +44,17 @@ class Settings:
     image holds no ``pyproject.toml``), the thresholds recorded in the manifest apply."""
     max_body_bytes: int = 1_048_576
     """Larger request bodies are refused (413) before they are read."""
+    body_timeout: float = 10.0
+    """Seconds a request body may take to arrive; a slower one is refused (408)."""
+    verified_dir: Path | None = None
+    """A folder only the server writes, emptied at its start, where the served version is
+    copied once verified; workers started later load the copy (``registry.load_verified``).
+    None: every load reads ``models_dir`` (uwsgi.ini sets ``VERIFIED_MODELS_DIR``)."""
+    recycle_requests: int = 10_000
+    """Requests after which a worker asks to be recycled (by touching ``recycle_file``)."""
+    recycle_file: Path | None = None
+    """uWSGI's ``touch-chain-reload`` file: touching it replaces the workers one at a time.
+    None outside uWSGI (uwsgi.ini sets ``RECYCLE_FILE``)."""
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     """When any, ``/v1/*`` needs one of them; never shown in a repr or a log."""
     metrics_auth: bool = False
@@ -66,6 +78,10 @@ class Settings:
             log_level=_log_level(environ, "LOG_LEVEL", defaults.log_level),
             max_instances=_positive_int(environ, "MAX_INSTANCES", defaults.max_instances),
             max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", defaults.max_body_bytes),
+            body_timeout=_positive_int(environ, "BODY_TIMEOUT", int(defaults.body_timeout)),
+            verified_dir=_optional_path(environ, "VERIFIED_MODELS_DIR"),
+            recycle_requests=_positive_int(environ, "RECYCLE_REQUESTS", defaults.recycle_requests),
+            recycle_file=_optional_path(environ, "RECYCLE_FILE"),
             api_keys=_api_keys(environ),
             metrics_auth=_boolean(environ, "METRICS_AUTH", defaults.metrics_auth),
             metrics_dir=_metrics_dir(environ, "PROMETHEUS_MULTIPROC_DIR"),
@@ -143,6 +159,11 @@ def _api_keys(environ: Mapping[str, str]) -> tuple[str, ...]:
                 f"one of {len(unique)} is not"
             )
     return unique
+
+
+def _optional_path(environ: Mapping[str, str], key: str) -> Path | None:
+    raw = environ.get(key, "").strip()
+    return Path(raw) if raw else None
 
 
 def _metrics_dir(environ: Mapping[str, str], key: str) -> Path | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import BinaryIO
 
@@ -16,8 +17,9 @@ from ..model.predictor import Predictor
 from ..settings import Settings
 from .docs import DocsResource
 from .errors import handle_unexpected, serialize_error
+from .integrity import ArtifactWatch
 from .metrics import Metrics
-from .middleware import ApiKeyAuth, RequestLog, RequestLogger
+from .middleware import ApiKeyAuth, Recycler, RequestLog, RequestLogger
 from .openapi import build_document
 from .resources import (
     HealthResource,
@@ -29,6 +31,9 @@ from .resources import (
 from .schemas import RequestSchema
 
 logger = logging.getLogger(__name__)
+
+PROTECTED_ROUTES = ("/v1/predict", "/v1/model")
+"""The routes that need an API key when keys are set (``/metrics`` too with METRICS_AUTH)."""
 
 
 def create_app(
@@ -43,16 +48,24 @@ def create_app(
     """
     settings = settings or Settings()
     configure_logging(settings.log_level)
+    warn_if_root()
     started = time.perf_counter()
     served = _load_model(settings)
     load_seconds = time.perf_counter() - started
     manifest = served.manifest
     metrics = Metrics(manifest, settings.metrics_dir)
     metrics.model_loaded(load_seconds)
+    watch = None
+    if settings.verified_dir is not None:
+        artifact = settings.models_dir / manifest.artifact.file
+        watch = ArtifactWatch(artifact, manifest.artifact.sha256)
+        metrics.artifact_checked(watch.problem() is None)
 
     middleware: list[object] = [RequestLogger(RequestLog(log_stream), metrics)]
+    if settings.recycle_file is not None:
+        middleware.append(Recycler(settings.recycle_requests, settings.recycle_file))
     if settings.api_keys:
-        protected = ("/v1/", "/metrics") if settings.metrics_auth else ("/v1/",)
+        protected = PROTECTED_ROUTES + (("/metrics",) if settings.metrics_auth else ())
         middleware.append(ApiKeyAuth(settings.api_keys, protected))
     app = falcon.App(middleware=middleware)
     json_handler = JSONHandler(dumps=orjson.dumps, loads=orjson.loads)
@@ -62,13 +75,15 @@ def create_app(
     app.add_error_handler(Exception, handle_unexpected)
 
     request_schema = RequestSchema(manifest.input_schema, settings.max_instances)
-    predict = PredictResource(served, request_schema, metrics, settings.max_body_bytes)
+    predict = PredictResource(
+        served, request_schema, metrics, settings.max_body_bytes, settings.body_timeout
+    )
     app.add_route("/v1/predict", predict)
     app.add_route("/v1/model", ModelResource(served))
-    health = HealthResource(served)
+    health = HealthResource(served, watch, metrics)
     app.add_route("/health/live", health, suffix="live")
     app.add_route("/health/ready", health, suffix="ready")
-    app.add_route("/metrics", MetricsResource(metrics))
+    app.add_route("/metrics", MetricsResource(metrics, watch))
     document = build_document(
         manifest,
         request_schema.pydantic_model,
@@ -83,6 +98,21 @@ def create_app(
     return app
 
 
+def warn_if_root() -> None:
+    """Log a warning when this process runs as root: it is about to deserialize a model file.
+
+    A model file is code as much as data (a pickle runs what it names); loading it, and
+    answering the network, as root gives any flaw in either the whole machine. uWSGI
+    drops privileges before the workers load the app when UWSGI_UID and UWSGI_GID are set.
+    """
+    if os.geteuid() == 0:
+        logger.warning(
+            "this worker runs as root: set UWSGI_UID and UWSGI_GID to an unprivileged user "
+            "(the image runs as uid 10001), so that loading a model and serving requests "
+            "cannot act as root"
+        )
+
+
 def _load_model(settings: Settings) -> registry.LoadedModel[Predictor]:
     started = time.perf_counter()
     try:
@@ -92,6 +122,7 @@ def _load_model(settings: Settings) -> registry.LoadedModel[Predictor]:
             settings.model_version,
             Predictor,
             settings.pyproject,
+            settings.verified_dir,
         )
     except registry.RegistryError as exc:
         logger.critical("cannot load the model: %s", exc)

@@ -8,7 +8,8 @@ the request id ties the answer to its log line.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import os
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import falcon
@@ -25,6 +26,7 @@ _DEFAULT_CODES = {
     401: "unauthorized",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
@@ -110,3 +112,44 @@ def _message(req: falcon.Request, error: falcon.HTTPError) -> str:
     if isinstance(error, falcon.HTTPNotFound):
         return f"no resource at {req.path}"
     return error.title
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def reject_malformed(app: WsgiApp) -> WsgiApp:
+    """Wrap ``app`` so that a request uWSGI could not parse gets a 400 in the one error shape.
+
+    uWSGI hands the app a request whose request line was garbage with no REQUEST_METHOD
+    or PATH_INFO; Falcon would fail on it with a KeyError, logged as plain text. This
+    answers it, and logs one JSON line, before Falcon sees it.
+    """
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if "REQUEST_METHOD" in environ and "PATH_INFO" in environ:
+            return app(environ, start_response)
+        request_id = os.urandom(16).hex()
+        logger.warning(
+            "malformed request",
+            extra={"request_id": request_id, "status": 400, "error": "bad_request"},
+        )
+        body = orjson.dumps(
+            {
+                "error": {
+                    "code": "bad_request",
+                    "message": "malformed HTTP request line: expected `METHOD /path HTTP/1.1`",
+                    "request_id": request_id,
+                }
+            }
+        )
+        start_response(
+            "400 Bad Request",
+            [
+                ("Content-Type", falcon.MEDIA_JSON),
+                ("Content-Length", str(len(body))),
+                ("X-Request-ID", request_id),
+            ],
+        )
+        return [body]
+
+    return application

@@ -101,6 +101,13 @@ class Metrics:
             registry=registry,
         )
         self._info.labels(manifest.name, manifest.version).set(1)
+        self._artifact_changed = Gauge(
+            "model_artifact_changed",
+            "1 when the served artifact on disk no longer matches its manifest (the workers "
+            "serve the copy verified at start); see /health/ready for the reason.",
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
         self._features = frozenset(manifest.input_schema.names)
         # Label lookups cost more than the increments; each child is looked up once.
         self._request_children: dict[tuple[str, str, int], Any] = {}
@@ -112,6 +119,9 @@ class Metrics:
 
     def model_loaded(self, seconds: float) -> None:
         self._load_seconds.set(seconds)
+
+    def artifact_checked(self, matches: bool) -> None:
+        self._artifact_changed.set(0 if matches else 1)
 
     def request_answered(self, method: str, route: str | None, status: int, seconds: float) -> None:
         """Count one answered request and its latency; `route` is None when nothing matched."""

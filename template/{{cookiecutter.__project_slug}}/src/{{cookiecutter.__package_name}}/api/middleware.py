@@ -10,6 +10,7 @@ import re
 import sys
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import falcon
@@ -24,7 +25,7 @@ API_KEY_HEADER = "X-API-Key"
 # A client's request id is kept when it is 1 to 128 visible ASCII characters.
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
 # Routes whose requests are counted but not logged: probes and scrapes come every few seconds.
-_UNLOGGED_PREFIXES = ("/health/", "/metrics")
+_UNLOGGED_ROUTES = frozenset({"/health/live", "/health/ready", "/metrics"})
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class RequestLogger:
         resp.set_header(REQUEST_ID_HEADER, req.context.request_id)
         status = resp.status_code
         self._metrics.request_answered(req.method, req.uri_template, status, seconds)
-        if req.path.startswith(_UNLOGGED_PREFIXES):
+        if req.uri_template in _UNLOGGED_ROUTES:
             return
         self._log.write(
             {
@@ -97,24 +98,61 @@ class RequestLogger:
         )
 
 
+class Recycler:
+    """After ``limit`` requests, asks uWSGI to replace the workers, one at a time.
+
+    uWSGI's own ``max-requests`` lets each worker exit on its own, so workers that share
+    the load reach it together and all reload at once (seconds each, under lazy-apps).
+    Touching the ``touch-chain-reload`` file instead replaces them one by one, the next
+    only once the one before accepts. A worker asks once; if the file cannot be touched
+    it says so in the log and uWSGI's ``max-requests`` backstop recycles it later.
+    """
+
+    def __init__(self, limit: int, trigger: Path) -> None:
+        self._limit = limit
+        self._trigger = trigger
+        self._served = 0
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
+    ) -> None:
+        self._served += 1
+        if self._served != self._limit:
+            return
+        try:
+            self._trigger.touch()
+        except OSError as exc:
+            logger.warning(
+                "cannot ask for a recycle: %s; uWSGI's max-requests will recycle this worker",
+                exc,
+            )
+            return
+        logger.info("recycling the workers one at a time", extra={"requests": self._limit})
+
+
 class ApiKeyAuth:
     """Requires an API key on the protected routes: ``Authorization: Bearer`` or ``X-API-Key``.
+
+    Whether a request needs a key is decided from the route Falcon matched (its URI
+    template), never from the path as sent: the router forgives spellings such as
+    ``//v1/predict`` that a prefix test on the raw path would not recognise, so any
+    spelling that reaches a protected resource is checked.
 
     Keys are kept as SHA-256 digests and a presented key is compared with every one of
     them in constant time, so neither a key's content nor which key matched shows in
     the time taken to answer.
     """
 
-    def __init__(self, keys: Iterable[str], protected_prefixes: tuple[str, ...]) -> None:
+    def __init__(self, keys: Iterable[str], protected_routes: Iterable[str]) -> None:
         self._digests = [_digest(key) for key in keys]
-        self._protected = protected_prefixes
+        self._protected = frozenset(protected_routes)
 
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, params: dict[str, Any]
     ) -> None:
         # After routing, so metrics count refused requests under their route; a path that
         # matches no route is a 404 with or without a key.
-        if resource is None or not req.path.startswith(self._protected):
+        if resource is None or req.uri_template not in self._protected:
             return
         digest = _digest(_presented_key(req))
         # Every key is compared, with no early exit once one matches.

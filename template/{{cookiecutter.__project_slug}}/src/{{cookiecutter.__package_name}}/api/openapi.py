@@ -73,6 +73,7 @@ def build_document(
                 components.ref(predict_response_model(manifest), "PredictResponse"),
             ),
             "400": responses.error("The body is not JSON (`malformed_json`)"),
+            "408": responses.error("The body did not arrive in time (`request_timeout`)"),
             "413": responses.error("The body is larger than the limit (`payload_too_large`)"),
             "415": responses.error("Content-Type is not application/json"),
             "422": responses.error(
@@ -145,7 +146,10 @@ def build_document(
                     "tags": ["operations"],
                     "responses": {
                         "200": responses.ok("Ready", components.ref(Readiness, "Readiness")),
-                        "503": responses.error("No model loaded yet (`not_ready`)"),
+                        "503": responses.error(
+                            "No model loaded yet, or the served artifact changed on disk "
+                            "(`not_ready`)"
+                        ),
                     },
                 }
             },

@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
 import falcon
+import gevent
 import orjson
 from pydantic import ValidationError
 
 from ..model.base import InvalidInputError, Model
 from ..model.registry import LoadedModel
 from .errors import ApiError, from_validation_error
+from .harakiri import Harakiri
+from .integrity import ArtifactWatch
 from .metrics import Metrics
 from .schemas import RequestSchema
 
 # Up to this many predictions are logged as they are; larger batches as a summary.
 LOGGED_PREDICTIONS = 10
+# A refused body: what arrives within this many seconds (up to this many bytes) is dropped
+# before the 413, so that a client still sending reads it rather than a reset.
+DRAIN_SECONDS = 0.5
+DRAIN_MAX_BYTES = 64 * 1024 * 1024
 
 
 class PredictResource:
@@ -28,8 +36,11 @@ class PredictResource:
         request_schema: RequestSchema,
         metrics: Metrics,
         max_body_bytes: int,
+        body_timeout: float,
     ) -> None:
         self._model = served.model
+        self._body_timeout = body_timeout
+        self._harakiri = Harakiri()
         self._request_schema = request_schema
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
@@ -43,16 +54,18 @@ class PredictResource:
         log_fields.update(self._log_identity)
         _require_json(req)
         body = self._read_body(req)
-        try:
-            features = self._request_schema.parse(body)
-        except ValidationError as exc:
-            self._metrics.validation_failed(item["loc"] for item in exc.errors())
-            raise from_validation_error(exc) from None
-        log_fields["instances"] = len(features)
-        try:
-            predictions = self._model.predict(features).tolist()
-        except InvalidInputError as exc:
-            raise ApiError(422, "invalid_input", str(exc)) from None
+        # from here on nothing waits on a socket: harakiri covers the work (see harakiri.py)
+        with self._harakiri:
+            try:
+                features = self._request_schema.parse(body)
+            except ValidationError as exc:
+                self._metrics.validation_failed(item["loc"] for item in exc.errors())
+                raise from_validation_error(exc) from None
+            log_fields["instances"] = len(features)
+            try:
+                predictions = self._model.predict(features).tolist()
+            except InvalidInputError as exc:
+                raise ApiError(422, "invalid_input", str(exc)) from None
         self._metrics.predicted(predictions)
         if len(predictions) <= LOGGED_PREDICTIONS:
             log_fields["predictions"] = predictions
@@ -62,20 +75,51 @@ class PredictResource:
         resp.data = orjson.dumps({"predictions": predictions, "model": self._identity})
 
     def _read_body(self, req: falcon.Request) -> bytes:
-        """The body, refused before it is read when it is empty or over the limit."""
+        """The body, refused before it is read when it is empty or over the limit.
+
+        uWSGI hands the app the request as soon as its headers are in (no post-buffering),
+        so an announced body over the limit gets its 413 at once: what the client sends
+        within `DRAIN_SECONDS` is read and dropped first, so that a client still sending
+        reads the answer instead of a reset connection. The body itself is read under a
+        deadline (BODY_TIMEOUT): too slow, or stalled for uWSGI's socket-timeout, is a 408.
+        While the read waits, gevent's loop serves the worker's other requests (uwsgi.ini),
+        so slow clients cannot hold the service.
+        """
         length = req.content_length
         if not length:
             # A body without Content-Length (chunked) reaches a WSGI app empty, too.
             raise ApiError(400, "malformed_json", "the body is empty (or has no Content-Length)")
         if length > self._max_body_bytes:
+            _drain(req.stream, length)
             raise ApiError(
                 413,
                 "payload_too_large",
                 f"the body is {length} bytes; the limit is {self._max_body_bytes} bytes "
                 "(MAX_BODY_BYTES)",
             )
-        # Exactly Content-Length bytes: the same bound bounded_stream applies, one call less.
-        return req.stream.read(length)
+        body = b""
+        with contextlib.suppress(OSError), gevent.Timeout(self._body_timeout, False):
+            # Exactly Content-Length bytes: the bound bounded_stream applies, one call less.
+            body = req.stream.read(length)
+        if len(body) < length:
+            raise ApiError(
+                408,
+                "request_timeout",
+                f"the body did not arrive within {self._body_timeout:g} s (BODY_TIMEOUT), "
+                "or stopped arriving; send all Content-Length bytes",
+            )
+        return body
+
+
+def _drain(stream: Any, length: int) -> None:
+    """Read and drop what arrives of a refused body, for at most `DRAIN_SECONDS`."""
+    remaining = min(length, DRAIN_MAX_BYTES)
+    with contextlib.suppress(OSError), gevent.Timeout(DRAIN_SECONDS, False):
+        while remaining > 0:
+            chunk = stream.read(min(remaining, 65536))
+            if not chunk:
+                return
+            remaining -= len(chunk)
 
 
 class ModelResource:
@@ -90,10 +134,18 @@ class ModelResource:
 
 
 class HealthResource:
-    """``GET /health/live`` (the process answers) and ``/health/ready`` (a model is loaded)."""
+    """``GET /health/live`` (the process answers) and ``/health/ready`` (a model is loaded,
+    and its artifact on disk is still the one verified: otherwise a 503 that says why)."""
 
-    def __init__(self, served: LoadedModel[Model] | None) -> None:
+    def __init__(
+        self,
+        served: LoadedModel[Model] | None,
+        watch: ArtifactWatch | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._served = served
+        self._watch = watch
+        self._metrics = metrics
 
     def on_get_live(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.media = {"status": "alive"}
@@ -101,6 +153,12 @@ class HealthResource:
     def on_get_ready(self, req: falcon.Request, resp: falcon.Response) -> None:
         if self._served is None:
             raise ApiError(503, "not_ready", "no model loaded yet")
+        if self._watch is not None:
+            problem = self._watch.problem()
+            if self._metrics is not None:
+                self._metrics.artifact_checked(problem is None)
+            if problem is not None:
+                raise ApiError(503, "not_ready", problem)
         manifest = self._served.manifest
         resp.media = {
             "status": "ready",
@@ -111,10 +169,13 @@ class HealthResource:
 class MetricsResource:
     """``GET /metrics``: Prometheus' text format, every worker's values added up."""
 
-    def __init__(self, metrics: Metrics) -> None:
+    def __init__(self, metrics: Metrics, watch: ArtifactWatch | None = None) -> None:
         self._metrics = metrics
+        self._watch = watch
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if self._watch is not None:
+            self._metrics.artifact_checked(self._watch.problem() is None)
         resp.data, resp.content_type = self._metrics.exposition()
 
 

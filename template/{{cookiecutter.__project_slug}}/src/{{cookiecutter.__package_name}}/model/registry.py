@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import subprocess
 import uuid
 from collections.abc import Mapping
@@ -388,18 +389,65 @@ def load_chosen(
     configured: str,
     model_type: type[ModelT],
     pyproject: Path | None,
+    verified_dir: Path | None = None,
 ) -> tuple[LoadedModel[ModelT], Choice]:
     """What a server loads at start: the version `choose` picks, through every gate.
 
     The thresholds are the project's, read from ``pyproject`` when that file exists,
     otherwise those recorded in the manifest (an image has no ``pyproject.toml``).
+    With ``verified_dir`` (see `load_verified`), a worker that starts after the files
+    changed on disk loads the copy verified when the server started.
     """
     choice = choose(models_dir, configured)
     try:
         thresholds = None if pyproject is None else read_project_thresholds(pyproject)
     except ThresholdsError as exc:
         raise RegistryError(str(exc)) from None
-    return load(models_dir, name, choice.requested, model_type, thresholds), choice
+    if verified_dir is None:
+        return load(models_dir, name, choice.requested, model_type, thresholds), choice
+    return load_verified(
+        models_dir, verified_dir, name, choice.requested, model_type, thresholds
+    ), choice
+
+
+def load_verified(
+    models_dir: Path,
+    verified_dir: Path,
+    name: str,
+    requested: str,
+    model_type: type[ModelT],
+    thresholds: Thresholds | None = None,
+) -> LoadedModel[ModelT]:
+    """Load a version through a private copy made when it first passed every gate.
+
+    The first load of a version (a server's start, a chain reload onto a new version)
+    passes `check` on ``models_dir`` and copies the manifest and artifact into
+    ``verified_dir``, a folder only the server writes; a failure there raises, so
+    ``need-app`` still refuses to start. Every later load of that version (a worker
+    respawned after a crash, harakiri or recycle) passes the same gates on the copy, so
+    a file that changed or broke in ``models_dir`` since cannot take a worker down.
+    """
+    version = resolve_version(models_dir, name, requested)
+    manifest_file = manifest_path(models_dir, name, version).name
+    artifact_file = artifact_path(models_dir, name, version, model_type).name
+    made = not (verified_dir / manifest_file).exists()
+    if made:
+        check(models_dir, name, version, model_type, thresholds)
+        verified_dir.mkdir(parents=True, exist_ok=True)
+        for file in (artifact_file, manifest_file):  # the manifest last: it marks the copy whole
+            staged = _staging_path(verified_dir / file)
+            try:
+                shutil.copyfile(models_dir / file, staged)
+                os.replace(staged, verified_dir / file)
+            finally:
+                staged.unlink(missing_ok=True)
+    try:
+        return load(verified_dir, name, str(version), model_type, thresholds)
+    except RegistryError:
+        if made:  # the files changed while being copied: leave no bad copy behind
+            (verified_dir / manifest_file).unlink(missing_ok=True)
+            (verified_dir / artifact_file).unlink(missing_ok=True)
+        raise
 
 
 def serving_path(models_dir: Path) -> Path:

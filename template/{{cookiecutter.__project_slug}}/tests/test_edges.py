@@ -1,0 +1,292 @@
+"""The service as an attacker or an unlucky client meets it: over raw sockets, against uWSGI.
+
+One server from uwsgi.ini, two workers, API keys on and /metrics behind them, a short
+BODY_TIMEOUT. Requests are written byte for byte, so that path spellings, slow bodies,
+oversized announcements and malformed HTTP reach the server exactly as sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import select
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.__package_name }}.model.registry import Manifest
+from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
+from servers import LOOPBACK, free_port, require_uwsgi, uwsgi_environ
+
+READY_TIMEOUT = 60.0
+KEY = "edge-key-0123456789"
+BODY_TIMEOUT = 2
+INSTANCE = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+BODY = json.dumps({"instances": [INSTANCE]}).encode()
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int | None
+    """None when the server closed the connection without a status line."""
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict[str, object]:
+        return dict(json.loads(self.body))
+
+
+@dataclass(frozen=True)
+class Server:
+    port: int
+    log: Path
+    workers: int
+
+    def exchange(self, raw: bytes, timeout: float = 10.0) -> Reply:
+        """Send ``raw`` as it is; the reply, read until the server closes the connection."""
+        with socket.create_connection((LOOPBACK, self.port), timeout=timeout) as connection:
+            # the server may refuse before the client is done writing
+            with contextlib.suppress(OSError):
+                connection.sendall(raw)
+            return read_reply(connection)
+
+
+def read_reply(connection: socket.socket) -> Reply:
+    data = b""
+    try:
+        while chunk := connection.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    head, _, body = data.partition(b"\r\n\r\n")
+    if not head.startswith(b"HTTP/1."):
+        return Reply(None, {}, data)
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return Reply(int(status_line.split()[1]), headers, body)
+
+
+def http(
+    method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {LOOPBACK}"]
+    if body or method == "POST":
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+@pytest.fixture(scope="module")
+def server(
+    project: ProjectConfig,
+    models_dir: Path,
+    manifest: Manifest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Server]:
+    uwsgi = require_uwsgi()
+    port, stats_port = free_port(), free_port()
+    scratch = tmp_path_factory.mktemp("edges")
+    environ = uwsgi_environ(models_dir, manifest, port, stats_port, scratch / "metrics") | {
+        "API_KEYS": KEY,
+        "METRICS_AUTH": "true",
+        "BODY_TIMEOUT": str(BODY_TIMEOUT),
+    }
+    log = scratch / "uwsgi.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [uwsgi, "--ini", str(project.root / "uwsgi.ini")],
+            cwd=project.root,
+            env=environ,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        started = Server(port=port, log=log, workers=2)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            assert process.poll() is None, log.read_text()[-3000:]
+            try:
+                if started.exchange(http("GET", "/health/ready"), timeout=2).status == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.1)
+        yield started
+    finally:
+        process.kill()  # the master, by its pid; its workers go with it
+        process.wait()
+
+
+# Item 1: no spelling of a protected path reaches its resource without a key.
+ROUTES = {
+    "/v1/predict": ("POST", BODY),
+    "/v1/model": ("GET", b""),
+    "/metrics": ("GET", b""),
+}
+SPELLINGS = {
+    "plain": lambda path: path,
+    "double-slash": lambda path: "/" + path,
+    "triple-slash": lambda path: "//" + path,
+    "dot-segment": lambda path: "/." + path,
+    "inner-double-slash": lambda path: path.replace("/", "//", 2).replace("//", "/", 1),
+    "trailing-slash": lambda path: path + "/",
+    "encoded-slash": lambda path: "/" + path[1:].replace("/", "%2F"),
+    "encoded-leading-slash": lambda path: "/%2F" + path[1:],
+    "encoded-letter": lambda path: path[:-1] + f"%{ord(path[-1]):02X}",
+    "upper-case": lambda path: path.upper(),
+    "capitalised": lambda path: "/" + path[1:].capitalize(),
+    "query": lambda path: path + "?x=1",
+}
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+@pytest.mark.parametrize("route", ROUTES)
+def test_no_spelling_of_a_protected_route_skips_the_key(
+    server: Server, route: str, spelling: str
+) -> None:
+    """Without a key: 401 wherever the same spelling with a key would be served, else 404."""
+    method, body = ROUTES[route]
+    target = SPELLINGS[spelling](route)
+    keyed = server.exchange(http(method, target, body, {"X-API-Key": KEY}))
+    anonymous = server.exchange(http(method, target, body))
+    assert keyed.status in (200, 404), (target, keyed)
+    expected = 401 if keyed.status == 200 else 404
+    assert anonymous.status == expected, (target, anonymous)
+    if spelling == "plain":
+        assert keyed.status == 200
+
+
+# Item 2: slow and oversized bodies.
+class SlowClient(threading.Thread):
+    """Announces a body and sends it one byte at a time, a byte every `interval` seconds."""
+
+    def __init__(self, port: int, interval: float, duration: float) -> None:
+        super().__init__(daemon=True)
+        self.port, self.interval, self.duration = port, interval, duration
+        self.reply: Reply | None = None
+
+    def run(self) -> None:
+        with socket.create_connection((LOOPBACK, self.port), timeout=30) as connection:
+            connection.sendall(
+                http("POST", "/v1/predict", b"", {"X-API-Key": KEY}).replace(
+                    b"Content-Length: 0", f"Content-Length: {len(BODY)}".encode()
+                )
+            )
+            stop = time.monotonic() + self.duration
+            for byte in BODY:
+                # stop sending once the server has answered, as curl does, and read the answer
+                answered = select.select([connection], [], [], 0)[0]
+                if time.monotonic() > stop or answered:
+                    break
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    break
+                time.sleep(self.interval)
+            self.reply = read_reply(connection)
+
+
+def test_slow_clients_do_not_hold_the_workers(server: Server) -> None:
+    """More slow clients than workers: probes and predictions are answered within a second."""
+    # a byte every 0.7 s: off BODY_TIMEOUT's beat, so that no byte lands just as the server
+    # closes after its 408 (a byte into a closed socket makes the kernel reset the
+    # connection, and the client loses the answer it had not read yet)
+    clients = [SlowClient(server.port, 0.7, 8) for _ in range(server.workers * 2 + 1)]
+    for client in clients:
+        client.start()
+    time.sleep(0.5)
+    latencies = []
+    until = time.monotonic() + 4
+    while time.monotonic() < until:
+        for raw in (
+            http("GET", "/health/live"),
+            http("POST", "/v1/predict", BODY, {"X-API-Key": KEY}),
+        ):
+            started = time.monotonic()
+            reply = server.exchange(raw, timeout=5)
+            latencies.append(time.monotonic() - started)
+            assert reply.status == 200, reply
+        time.sleep(0.1)
+    assert max(latencies) < 1.0, max(latencies)
+    for client in clients:
+        client.join(timeout=30)
+    # each slow body took longer than BODY_TIMEOUT: refused with a 408 in the error shape
+    for client in clients:
+        assert client.reply is not None
+        assert client.reply.status == 408, client.reply
+        assert client.reply.json()["error"]["code"] == "request_timeout"
+
+
+def test_a_body_that_stops_arriving_gets_a_408(server: Server) -> None:
+    started = time.monotonic()
+    reply = server.exchange(
+        http("POST", "/v1/predict", BODY, {"X-API-Key": KEY}).replace(
+            f"Content-Length: {len(BODY)}".encode(), f"Content-Length: {len(BODY) + 50}".encode()
+        )
+    )
+    assert reply.status == 408, reply
+    assert reply.json()["error"]["code"] == "request_timeout"
+    assert time.monotonic() - started < 10
+
+
+def test_a_huge_announced_body_is_refused_at_once(server: Server) -> None:
+    """50 MB announced and never sent: the 413 comes without waiting for the body."""
+    raw = http("POST", "/v1/predict", b"", {"X-API-Key": KEY}).replace(
+        b"Content-Length: 0", b"Content-Length: 52428800"
+    )
+    started = time.monotonic()
+    with socket.create_connection((LOOPBACK, server.port), timeout=10) as connection:
+        connection.sendall(raw)
+        reply = read_reply(connection)
+    assert time.monotonic() - started < 1.0
+    assert reply.status == 413, reply
+    assert reply.json()["error"]["code"] == "payload_too_large"
+
+
+def test_a_body_over_the_limit_sent_whole_gets_its_413_not_a_reset(server: Server) -> None:
+    """A client that sends all of an oversized body before reading still reads the 413."""
+    body = b"x" * 1_200_000  # over the default MAX_BODY_BYTES (1 MiB)
+    reply = server.exchange(http("POST", "/v1/predict", body, {"X-API-Key": KEY}))
+    assert reply.status == 413, reply
+    assert reply.json()["error"]["code"] == "payload_too_large"
+
+
+# Item 5: malformed HTTP gets a status where one can be given, and the log stays JSON.
+def test_a_garbage_request_line_gets_a_400_and_a_json_log_line(server: Server) -> None:
+    reply = server.exchange(b"GARBAGE\r\n\r\n")
+    assert reply.status == 400, reply
+    assert reply.json()["error"]["code"] == "bad_request"
+    log = server.log.read_text(errors="replace")
+    assert "KeyError" not in log
+    assert "Traceback" not in log
+    [entry] = [
+        json.loads(line)
+        for line in log.splitlines()
+        if line.startswith("{") and reply.json()["error"]["request_id"] in line
+    ]
+    assert (entry["message"], entry["status"]) == ("malformed request", 400)
+
+
+def test_two_hundred_headers_are_served(server: Server) -> None:
+    headers = {f"X-Header-{number}": "v" for number in range(200)}
+    reply = server.exchange(http("GET", "/health/live", headers=headers))
+    assert reply.status == 200, reply
+
+
+def test_a_header_block_past_the_buffer_closes_only_its_connection(server: Server) -> None:
+    """Past uwsgi.ini's buffer-size uWSGI cannot parse the request: no status, no harm."""
+    reply = server.exchange(http("GET", "/health/live", headers={"X-Big": "a" * 65536}))
+    assert reply.status is None, reply
+    assert server.exchange(http("GET", "/health/live")).status == 200
+    log = server.log.read_text(errors="replace")
+    assert "Traceback" not in log
