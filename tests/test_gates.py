@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,3 +139,28 @@ def test_served_health_and_manifest(served: str) -> None:
     assert server.request("GET", f"{served}/health/ready").status == 200
     manifest = server.request("GET", f"{served}/v1/model").body
     assert manifest["version"] == "0.1.0"
+
+
+def test_mlprod_benchmark_loadtest_and_package_work_on_it(
+    project: Path, trained: Path, combination: dict[str, str]
+) -> None:
+    """The lifecycle commands read the manifest and the data as plain files, whatever the
+    task and framework: each works on this combination's project as on the example."""
+    mlprod = Path(sys.executable).with_name("mlprod")
+    data = "diabetes.csv" if combination["task"] == "regression" else "iris.csv"
+    commands = {
+        "benchmark": ["benchmark", "--runs", "2", "--load-runs", "2", "--min-time", "0.01",
+                      "--batch-sizes", "1,8", "--json", "bench.json"],
+        "loadtest": ["loadtest", "--users", "2", "--duration", "2s", "--warmup", "1s",
+                     "--json", "lt.json"],
+        "package": ["package", "--no-image", "--json"],
+    }  # fmt: skip
+    results = {name: run([mlprod, *arguments], project) for name, arguments in commands.items()}
+    for name, result in results.items():
+        assert result.returncode == 0, (name, result.stderr[-2000:])
+    bench = json.loads((project / "bench.json").read_text())
+    assert bench["settings"]["inputs"]["source"] == f"data/{data}"
+    loadtest = json.loads((project / "lt.json").read_text())
+    assert loadtest["results"]["requests"] > 0
+    assert loadtest["results"]["errors"] == {}
+    assert (project / "dist" / "models" / f"{SLUG}-0.1.0.tar.gz").is_file()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -85,6 +86,25 @@ def test_the_serving_file_overrides_model_version_and_the_log_says_so(
         assert answered_by(client) == "0.1.0"
     loaded = next(record for record in caplog.records if record.message == "model loaded")
     assert (loaded.model_version, loaded.chosen_by) == ("0.1.0", str(models_dir / "SERVING"))
+
+
+@pytest.mark.parametrize(
+    ("environ", "chosen_by"),
+    [({}, "default (MODEL_VERSION unset)"), ({"MODEL_VERSION": "0.1.0"}, "MODEL_VERSION")],
+    ids=["unset", "set"],
+)
+def test_the_log_says_truly_what_chose_the_version(
+    models_dir: Path,
+    pyproject: Path,
+    caplog: pytest.LogCaptureFixture,
+    environ: dict[str, str],
+    chosen_by: str,
+) -> None:
+    settings = Settings.from_env({"MODELS_DIR": str(models_dir), **environ})
+    with caplog.at_level(logging.INFO):
+        create_app(dataclasses.replace(settings, pyproject=pyproject))
+    loaded = next(record for record in caplog.records if record.message == "model loaded")
+    assert loaded.chosen_by == chosen_by
 
 
 def test_a_missing_version_stops_the_start_listing_those_that_exist(
