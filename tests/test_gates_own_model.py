@@ -158,3 +158,44 @@ def test_swapping_the_estimator_keeps_the_projects_tests_green(
     assert '"framework": "scikit-learn"' in manifest
     tests = run([bin_dir / "pytest", "-q", "-p", "no:cacheprovider", *MODEL_TESTS], project)
     assert tests.returncode == 0, tests.stdout[-3000:]
+
+
+@pytest.fixture(scope="module")
+def regression_project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A regression project and its environment."""
+    project = new_project(tmp_path_factory.mktemp("own-regression"), answers={"task": "regression"})
+    return project, environment.create(project).parent
+
+
+def write_houses(path: Path, rows: int = 300) -> None:
+    """House prices: numbers with gaps, a string column with gaps, a named numeric target."""
+    generator = random.Random(11)
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["area_m2", "rooms", "district", "price"])
+        for index in range(rows):
+            area = round(generator.uniform(30, 200), 1)
+            rooms = max(1, int(area // 30))
+            district = generator.choice(["north", "south", "centre"])
+            price = area * 3000 + (40000 if district == "centre" else 0) + generator.gauss(0, 9000)
+            writer.writerow(
+                [
+                    area,
+                    "" if index % 17 == 0 else rooms,
+                    "" if index % 19 == 0 else district,
+                    round(price),
+                ]
+            )
+
+
+def test_a_regression_project_trains_on_the_users_data_and_its_tests_pass(
+    regression_project: tuple[Path, Path],
+) -> None:
+    project, bin_dir = regression_project
+    write_houses(project / "data" / "houses.csv")
+    set_data(project / "pyproject.toml", 'path = "data/houses.csv"\ntarget = "price"\n')
+    trained = run([bin_dir / SLUG, "train"], project)
+    assert trained.returncode == 0, trained.stderr
+    assert re.search(r"r2\s+0\.9\d{3}", trained.stdout), trained.stdout
+    tests = run([bin_dir / "pytest", "-q", "-p", "no:cacheprovider", *MODEL_TESTS], project)
+    assert tests.returncode == 0, tests.stdout[-3000:]
