@@ -1,8 +1,10 @@
-"""Prune what must not ship in a freshly generated project."""
+"""Put the chosen variants' files in place; prune what must not ship."""
 
+import json
 import sys
 from pathlib import Path
 
 from mlprod_cli.hooks import post_generate
 
-sys.exit(post_generate(Path.cwd()))
+context = json.loads({{cookiecutter | jsonify | tojson}})
+sys.exit(post_generate(Path.cwd(), context))

@@ -3,6 +3,7 @@ or the least pyproject.toml mlprod accepts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -24,10 +25,13 @@ model_version = "0.1.0"
 """The least pyproject.toml mlprod takes for a project, for tests that need no more."""
 
 
-def new_project(output: Path, name: str = NAME) -> Path:
-    """`mlprod new --no-input --set project_name=NAME -o OUTPUT`; the project's folder."""
-    result = CliRunner().invoke(
-        app, ["new", "--no-input", "-o", str(output), "--set", f"project_name={name}"]
-    )
+def new_project(output: Path, name: str = NAME, answers: Mapping[str, str] | None = None) -> Path:
+    """`mlprod new --no-input --set project_name=NAME [--set KEY=VALUE ...] -o OUTPUT`;
+    the project's folder."""
+    settings = [
+        f"{key}={value}" for key, value in {"project_name": name, **(answers or {})}.items()
+    ]
+    arguments = [part for setting in settings for part in ("--set", setting)]
+    result = CliRunner().invoke(app, ["new", "--no-input", "-o", str(output), *arguments])
     assert result.exit_code == 0, result.output
     return output / SLUG

@@ -51,6 +51,7 @@ def _make_versions(templates: Path) -> None:
     staging = templates / "staging"
     old = stage(bundled_template(), staging).rename(templates / OLD)
     staging.rmdir()
+    (old / PROJECT_DIR / "data").mkdir(exist_ok=True)  # the example data sets are variants
     (old / PROJECT_DIR / "data" / "sample.bin").write_bytes(OLD_BYTES)
 
     new = templates / NEW

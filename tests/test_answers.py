@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from mlprod_cli.templating.answers import InvalidAnswer, public_keys, validate
+from mlprod_cli.templating.answers import (
+    InvalidAnswer,
+    option_matrix,
+    public_keys,
+    unsupported,
+    validate,
+)
 
 CHOICES = {"framework": ["sklearn"]}
 
@@ -75,3 +81,12 @@ def test_public_keys_skip_private_and_internal_ones() -> None:
     assert public_keys(answers()) == [
         "project_name", "description", "author_name", "author_email", "framework",
     ]  # fmt: skip
+
+
+def test_the_option_matrix_is_every_supported_combination() -> None:
+    matrix = option_matrix({"task": ["classification", "regression"], "framework": ["sklearn"]})
+    assert matrix == [
+        {"framework": "sklearn", "task": "classification"},
+        {"framework": "sklearn", "task": "regression"},
+    ]
+    assert all(unsupported(combination) is None for combination in matrix)

@@ -164,9 +164,9 @@ def test_the_next_version_is_compared_with_the_saved_baseline(
 def test_a_model_the_registry_refuses_is_one_line(project: Path, python: Path) -> None:
     models = project / "models"
     # A manifest that describes another version than its name says: the registry refuses it.
-    stray = [models / f"{SLUG}-0.0.9.json", models / f"{SLUG}-0.0.9.joblib"]
+    stray = [models / f"{SLUG}-0.0.9.json", models / f"{SLUG}-0.0.9.skops"]
     shutil.copy(models / f"{SLUG}-0.1.0.json", stray[0])
-    shutil.copy(models / f"{SLUG}-0.1.0.joblib", stray[1])
+    shutil.copy(models / f"{SLUG}-0.1.0.skops", stray[1])
     try:
         result = mlprod("benchmark", "--project", project, "--model-version", "0.0.9", *SMALL)
     finally:

@@ -1,13 +1,17 @@
 """Gates tier: a generated project, installed into its own environment, works end to end.
 
-It passes its own ruff and pytest, trains the example model, is served by a real
-uWSGI on a loopback port and answers a prediction. Slow; CI runs it all the same.
+For every combination of the template's options (the same matrix as the render tier):
+it passes its own ruff and pytest, trains its example model, is served by a real uWSGI
+on a loopback port and answers: numbers for regression, labels and (when asked)
+probabilities summing to 1 for classification. One environment per combination, shared
+by this module's tests. Slow; CI runs it all the same.
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,16 +19,28 @@ import pytest
 from projects import new_project
 
 from mlprod_cli.project import environment, server
+from mlprod_cli.templating.answers import option_matrix
+from mlprod_cli.templating.source import bundled_template
 
 pytestmark = pytest.mark.slow
 
 SLUG = "credit-risk-scorer"
+MATRIX = option_matrix(bundled_template().choices())
+
+
+@pytest.fixture(
+    scope="module",
+    params=MATRIX,
+    ids=["-".join(f"{key}={value}" for key, value in combo.items()) for combo in MATRIX],
+)
+def combination(request: pytest.FixtureRequest) -> dict[str, str]:
+    return dict(request.param)
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def project(tmp_path_factory: pytest.TempPathFactory, combination: dict[str, str]) -> Path:
     output = tmp_path_factory.mktemp("gates")
-    return new_project(output)
+    return new_project(output, answers=combination)
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +62,9 @@ def trained(project: Path, bin_dir: Path) -> Path:
 
 
 def test_generated_project_passes_its_own_ruff(project: Path, bin_dir: Path) -> None:
-    result = run([bin_dir / "ruff", "check", "."], project)
-    assert result.returncode == 0, result.stdout
+    for command in (["check", "."], ["format", "--check", "."]):
+        result = run([bin_dir / "ruff", *command], project)
+        assert result.returncode == 0, result.stdout
 
 
 def test_generated_project_passes_its_own_tests(project: Path, bin_dir: Path) -> None:
@@ -63,7 +80,7 @@ def test_generated_project_passes_its_own_tests(project: Path, bin_dir: Path) ->
 
 
 def test_training_writes_the_versioned_artifact_and_its_manifest(trained: Path) -> None:
-    assert (trained / f"{SLUG}-0.1.0.joblib").is_file()
+    assert (trained / f"{SLUG}-0.1.0.skops").is_file()
     manifest = json.loads((trained / f"{SLUG}-0.1.0.json").read_text())
     assert (manifest["name"], manifest["version"]) == (SLUG, "0.1.0")
 
@@ -85,21 +102,36 @@ def served(project: Path, bin_dir: Path, trained: Path) -> Iterator[str]:
         yield url
 
 
-def test_served_model_answers_a_prediction(served: str) -> None:
-    instance = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
-    answer = server.request("POST", f"{served}/v1/predict", {"instances": [instance]})
-    assert answer.status == 200
-    assert answer.body == {
-        "predictions": ["setosa"],
-        "model": {"name": SLUG, "version": "0.1.0"},
-    }
+def test_served_model_answers_as_its_task_says(served: str, combination: dict[str, str]) -> None:
+    manifest = server.request("GET", f"{served}/v1/model").body
+    instance = manifest["input_schema"]["example"]
+    body = {"instances": [instance, instance]}
+    if combination["task"] == "classification":
+        body["return_probabilities"] = True
+    answer = server.request("POST", f"{served}/v1/predict", body)
+    assert answer.status == 200, answer.body
+    assert answer.body["model"] == {"name": SLUG, "version": "0.1.0"}
+    predictions = answer.body["predictions"]
+    assert len(predictions) == 2
+    if combination["task"] == "regression":
+        assert all(isinstance(value, float) for value in predictions)
+        assert "probabilities" not in answer.body
+    else:
+        classes = manifest["output"]["classes"]
+        assert set(predictions) <= set(classes)
+        for row in answer.body["probabilities"]:
+            assert list(row) == [str(label) for label in classes]
+            assert sum(row.values()) == pytest.approx(1.0)
 
 
 def test_served_model_names_the_missing_field_in_a_4xx(served: str) -> None:
-    instance = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4}
+    manifest = server.request("GET", f"{served}/v1/model").body
+    instance = dict(manifest["input_schema"]["example"])
+    missing = manifest["input_schema"]["features"][-1]["name"]
+    del instance[missing]
     answer = server.request("POST", f"{served}/v1/predict", {"instances": [instance]})
     assert 400 <= answer.status < 500
-    assert "petal_width" in answer.body["error"]["message"]
+    assert missing in answer.body["error"]["message"]
 
 
 def test_served_health_and_manifest(served: str) -> None:
@@ -107,3 +139,28 @@ def test_served_health_and_manifest(served: str) -> None:
     assert server.request("GET", f"{served}/health/ready").status == 200
     manifest = server.request("GET", f"{served}/v1/model").body
     assert manifest["version"] == "0.1.0"
+
+
+def test_mlprod_benchmark_loadtest_and_package_work_on_it(
+    project: Path, trained: Path, combination: dict[str, str]
+) -> None:
+    """The lifecycle commands read the manifest and the data as plain files, whatever the
+    task and framework: each works on this combination's project as on the example."""
+    mlprod = Path(sys.executable).with_name("mlprod")
+    data = "diabetes.csv" if combination["task"] == "regression" else "iris.csv"
+    commands = {
+        "benchmark": ["benchmark", "--runs", "2", "--load-runs", "2", "--min-time", "0.01",
+                      "--batch-sizes", "1,8", "--json", "bench.json"],
+        "loadtest": ["loadtest", "--users", "2", "--duration", "2s", "--warmup", "1s",
+                     "--json", "lt.json"],
+        "package": ["package", "--no-image", "--json"],
+    }  # fmt: skip
+    results = {name: run([mlprod, *arguments], project) for name, arguments in commands.items()}
+    for name, result in results.items():
+        assert result.returncode == 0, (name, result.stderr[-2000:])
+    bench = json.loads((project / "bench.json").read_text())
+    assert bench["settings"]["inputs"]["source"] == f"data/{data}"
+    loadtest = json.loads((project / "lt.json").read_text())
+    assert loadtest["results"]["requests"] > 0
+    assert loadtest["results"]["errors"] == {}
+    assert (project / "dist" / "models" / f"{SLUG}-0.1.0.tar.gz").is_file()

@@ -98,7 +98,7 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Flow:
     after = (project / "pyproject.toml").read_bytes()
 
     second = run([bin_dir / SLUG, "train"], project)
-    artifact = project / "models" / f"{SLUG}-0.2.0.joblib"
+    artifact = project / "models" / f"{SLUG}-0.2.0.skops"
     before_repeat = fingerprint(artifact) if artifact.exists() else ("", 0)
     repeated = run([bin_dir / SLUG, "train"], project)
     return Flow(
@@ -236,7 +236,7 @@ def test_a_flipped_byte_in_the_served_artifact_stops_the_server_naming_the_file(
     flow: Flow, tmp_path: Path
 ) -> None:
     directory = stage(flow, tmp_path / "tampered")
-    artifact = directory / "models" / f"{SLUG}-0.2.0.joblib"
+    artifact = directory / "models" / f"{SLUG}-0.2.0.skops"
     content = bytearray(artifact.read_bytes())
     content[len(content) // 2] ^= 0x01
     artifact.write_bytes(bytes(content))
@@ -246,7 +246,7 @@ def test_a_flipped_byte_in_the_served_artifact_stops_the_server_naming_the_file(
     code, output = start_and_expect_exit(flow, directory)
     assert code != 0
     assert (
-        f"models/{SLUG}-0.2.0.joblib: SHA-256 {actual} does not match its manifest "
+        f"models/{SLUG}-0.2.0.skops: SHA-256 {actual} does not match its manifest "
         f"({expected['artifact']['sha256']}); refusing to load it"
     ) in output
     assert "need-app requested, destroying the instance" in output

@@ -18,6 +18,7 @@ def context(**changes: str) -> dict[str, str]:
         "description": "d",
         "author_name": "a",
         "author_email": "a@example.com",
+        "task": "classification",
         "framework": "sklearn",
         "__project_slug": "iris-classifier",
         "__package_name": "iris_classifier",
@@ -50,6 +51,20 @@ def test_post_generate_prunes_byte_code_and_keeps_the_rest(tmp_path: Path) -> No
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
         "src", "src/pkg", "src/pkg/mod.py",
     ]  # fmt: skip
+
+
+def test_post_generate_moves_the_chosen_variants_into_place(tmp_path: Path) -> None:
+    variants = tmp_path / "_variants"
+    for name, text in (("task-regression", "regress"), ("task-classification", "classify")):
+        (variants / name / "src").mkdir(parents=True)
+        (variants / name / "src" / "estimator.py").write_text(text)
+    (variants / "framework-sklearn" / "data").mkdir(parents=True)
+    (variants / "framework-sklearn" / "data" / "x.csv").write_text("a,b\n")
+    assert post_generate(tmp_path, context(task="regression")) == 0
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "data", "data/x.csv", "src", "src/estimator.py",
+    ]  # fmt: skip
+    assert (tmp_path / "src" / "estimator.py").read_text() == "regress"
 
 
 def test_pre_generation_hook_stops_cookiecutter_on_a_bad_answer(

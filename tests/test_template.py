@@ -9,6 +9,7 @@ from __future__ import annotations
 import configparser
 import json
 import re
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -23,10 +24,18 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from mlprod_cli.templating.answers import DEPENDENCY_IMPORTS
-from mlprod_cli.templating.source import TemplateSource
+from mlprod_cli.templating.answers import DEPENDENCY_IMPORTS, option_matrix
+from mlprod_cli.templating.source import TemplateSource, bundled_template
 
 Bake = Callable[..., Any]
+
+DATA_FILES = {"classification": "data/iris.csv", "regression": "data/diabetes.csv"}
+"""The example data set each task ships with (written from scikit-learn's, not downloaded)."""
+MATRIX = option_matrix(bundled_template().choices())
+MATRIX_IDS = ["-".join(f"{key}={value}" for key, value in combo.items()) for combo in MATRIX]
+NAMES = {3: "Fox", 12: "Churn Scorer", 24: "Customer Lifetime Values"}
+NAMES[40] = "Quarterly Revenue Forecast For Retail Co"
+"""Project names by length: the generated code's layout must not depend on the name."""
 
 EXPECTED_FILES = sorted(
     [
@@ -38,7 +47,7 @@ EXPECTED_FILES = sorted(
         "README.md",
         "benchmarks/bare_wsgi.py",
         "benchmarks/overhead.py",
-        "data/iris.csv",
+        "DATA",
         "models/.gitkeep",
         "pyproject.toml",
         "src/PACKAGE/__init__.py",
@@ -59,14 +68,20 @@ EXPECTED_FILES = sorted(
         "src/PACKAGE/api/schemas.py",
         "src/PACKAGE/model/__init__.py",
         "src/PACKAGE/model/base.py",
+        "src/PACKAGE/model/config.py",
+        "src/PACKAGE/model/data.py",
+        "src/PACKAGE/model/estimator.py",
+        "src/PACKAGE/model/evaluation.py",
         "src/PACKAGE/model/predictor.py",
         "src/PACKAGE/model/registry.py",
         "src/PACKAGE/model/schema.py",
         "src/PACKAGE/model/thresholds.py",
         "src/PACKAGE/model/train.py",
         "tests/conftest.py",
+        "tests/contract.py",
         "tests/servers.py",
         "tests/stall_model.py",
+        "tests/stall_worker.py",
         "tests/test_api.py",
         "tests/test_auth.py",
         "tests/test_cli.py",
@@ -130,9 +145,44 @@ def uwsgi_options(path: Path) -> list[tuple[str, str]]:
 # Render tier ---------------------------------------------------------------------------
 
 
-def test_generates_exactly_the_expected_files(project: Path) -> None:
+@pytest.mark.parametrize("combination", MATRIX, ids=MATRIX_IDS)
+def test_generates_exactly_the_expected_files(bake: Bake, combination: dict[str, str]) -> None:
+    result = bake(project_name="Credit Risk Scorer", **combination)
+    assert result.exit_code == 0, result.exception
+    project = Path(result.project_path)
     generated = [name.replace("credit_risk_scorer", "PACKAGE") for name in files(project)]
-    assert generated == EXPECTED_FILES
+    data = DATA_FILES[combination["task"]]
+    assert generated == sorted(data if name == "DATA" else name for name in EXPECTED_FILES)
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["mlprod"]
+    assert (pyproject["task"], pyproject["framework"]) == (
+        combination["task"],
+        combination["framework"],
+    )
+    assert pyproject["data"]["path"] == data
+    header = (project / data).read_text().splitlines()[0].split(",")
+    assert pyproject["data"]["target"] in header
+
+
+@pytest.mark.parametrize("length", sorted(NAMES))
+@pytest.mark.parametrize("combination", MATRIX, ids=MATRIX_IDS)
+def test_generated_code_is_lint_and_format_clean_for_any_name(
+    bake: Bake, combination: dict[str, str], length: int
+) -> None:
+    """The project's own CI runs `ruff check` and `ruff format --check`: both pass on
+    the first commit, whatever the name's length and the options."""
+    assert len(NAMES[length]) == length
+    result = bake(project_name=NAMES[length], **combination)
+    assert result.exit_code == 0, result.exception
+    ruff = str(Path(sys.executable).with_name("ruff"))
+    for command in (["check", "--no-cache", "."], ["format", "--check", "--no-cache", "."]):
+        ran = subprocess.run(
+            [ruff, *command], cwd=result.project_path, capture_output=True, text=True, check=False
+        )
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_variants_leave_no_trace(project: Path) -> None:
+    assert not (project / "_variants").exists()
 
 
 def test_no_template_syntax_is_left_unrendered(baked: Path) -> None:
@@ -310,6 +360,21 @@ def test_tox_lets_the_container_test_reach_the_engine_and_know_it_runs_in_ci(
     config.read(project / "tox.ini")
     passed = config["testenv"]["pass_env"].split()
     assert {"CI", "DOCKER_*", "CONTAINER_HOST", "CONTAINERS_*"} <= set(passed)
+
+
+def test_thresholds_suit_the_task(bake: Bake) -> None:
+    for task, bound in (("classification", "min_accuracy"), ("regression", "min_r2")):
+        result = bake(task=task)
+        mlprod = tomllib.loads((Path(result.project_path) / "pyproject.toml").read_text())
+        assert list(mlprod["tool"]["mlprod"]["thresholds"]) == [bound]
+
+
+def test_regression_data_is_diabetes_with_a_named_numeric_target(bake: Bake) -> None:
+    result = bake(task="regression")
+    lines = (Path(result.project_path) / "data" / "diabetes.csv").read_text().splitlines()
+    assert lines[0] == "age,sex,bmi,bp,s1,s2,s3,s4,s5,s6,progression"
+    assert len(lines) == 443
+    assert all(float(line.rsplit(",", 1)[1]) > 0 for line in lines[1:])
 
 
 def test_data_set_is_iris_with_snake_case_columns(project: Path) -> None:

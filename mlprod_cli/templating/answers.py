@@ -6,6 +6,7 @@ answer is caught the same way whichever of them renders the template.
 
 from __future__ import annotations
 
+import itertools
 import keyword
 import re
 import sys
@@ -74,6 +75,25 @@ def public_keys(context: Mapping[str, Any]) -> list[str]:
     return [key for key in context if not key.startswith("_")]
 
 
+def unsupported(combination: Mapping[str, Any]) -> str | None:
+    """Why a combination of choices cannot give a working project, or None when it can.
+
+    The one rule behind the pre-generation hook and the test matrix. Every task works with
+    every framework the template offers today; a framework limited to some tasks says so here.
+    """
+    return None
+
+
+def option_matrix(choices: Mapping[str, list[str]]) -> list[dict[str, str]]:
+    """Every supported combination of the choice variables (`unsupported` filters them)."""
+    keys = sorted(choices)
+    combinations = (
+        dict(zip(keys, values, strict=True))
+        for values in itertools.product(*(choices[key] for key in keys))
+    )
+    return [combination for combination in combinations if unsupported(combination) is None]
+
+
 def validate(answers: Mapping[str, Any], choices: Mapping[str, list[str]]) -> None:
     """Raise `InvalidAnswer` naming the first answer that cannot produce a working project.
 
@@ -90,6 +110,9 @@ def validate(answers: Mapping[str, Any], choices: Mapping[str, list[str]]) -> No
             raise InvalidAnswer(
                 f"{key} {answers[key]!r} is not supported; choose one of: {', '.join(allowed)}"
             )
+    reason = unsupported({key: answers[key] for key in choices if key in answers})
+    if reason:
+        raise InvalidAnswer(reason)
     _check_project_name(answers["project_name"], answers["__package_name"])
     email = answers.get("author_email", "")
     if not _EMAIL.match(email):

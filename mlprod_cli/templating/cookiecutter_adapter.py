@@ -13,7 +13,7 @@ into `tempfile.NamedTemporaryFile(delete=False)` in the system temp folder, runs
 new Python process and never deletes the file (`cookiecutter.hooks.
 run_script_with_context`). Keeping those files out of `/tmp` would take changing
 `tempfile.tempdir` for the whole process. mlprod's hook scripts are thin calls into
-`mlprod_cli.hooks` (`pre_generate(context)`, then `post_generate(project folder)`), so
+`mlprod_cli.hooks` (`pre_generate(context)`, then `post_generate(project folder, context)`), so
 this renders with `accept_hooks=False` and calls those two functions itself, as the
 scripts do, in the same order: nothing in `/tmp`, and two Python start-ups saved.
 `tests/test_cookiecutter_adapter.py` checks that the project is the same, file for file
@@ -71,7 +71,7 @@ def render(source: TemplateSource, answers: Mapping[str, Any], scratch: Path) ->
         )
     )
     _remove_caches(project)
-    hooks.post_generate(project)
+    hooks.post_generate(project, answers)
     return project
 
 

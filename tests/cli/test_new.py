@@ -146,13 +146,14 @@ def test_records_provenance_of_the_project(runner: CliRunner, tmp_path: Path) ->
             "description": "A machine-learning model served as a REST API.",
             "author_name": "Ada Lovelace",
             "author_email": "you@example.com",
+            "task": "classification",
             "framework": "sklearn",
         },
     }
 
 
 def test_interactive_prompts_for_each_answer(runner: CliRunner, tmp_path: Path) -> None:
-    answers = "Fraud Detector\nFlags fraud.\nGrace Hopper\ngrace@example.org\n1\n"
+    answers = "Fraud Detector\nFlags fraud.\nGrace Hopper\ngrace@example.org\n2\n1\n"
     result = new(runner, "-o", str(tmp_path), answers=answers)
     assert result.exit_code == 0, result.output
     for prompt in (
@@ -160,9 +161,11 @@ def test_interactive_prompts_for_each_answer(runner: CliRunner, tmp_path: Path) 
         "Short description",
         "Author name",
         "Author e-mail",
+        "What the model predicts",
         "framework",
     ):
         assert prompt in result.stdout
+    assert provenance_task(tmp_path / "fraud-detector") == "regression"
     provenance = json.loads((tmp_path / "fraud-detector" / ".mlprod.json").read_text())
     assert provenance["answers"]["author_email"] == "grace@example.org"
     assert provenance["answers"]["description"] == "Flags fraud."
@@ -248,7 +251,7 @@ def test_config_file_in_cookiecutter_default_context_form(
         (
             ["--set", "colour=blue"],
             "mlprod: unknown answer 'colour' in --set; the template asks for: "
-            "project_name, description, author_name, author_email, framework\n",
+            "project_name, description, author_name, author_email, task, framework\n",
         ),
         (["--set", "project_name"], "mlprod: --set expects KEY=VALUE, got 'project_name'\n"),
         (
@@ -379,3 +382,7 @@ def test_debug_mode_shows_the_traceback(
     result = new(runner, "--no-input", "-o", str(tmp_path), "--set", "project_name=!!")
     assert result.exit_code == 1
     assert type(result.exception).__name__ == "InvalidAnswer"
+
+
+def provenance_task(project: Path) -> str:
+    return str(json.loads((project / ".mlprod.json").read_text())["answers"]["task"])

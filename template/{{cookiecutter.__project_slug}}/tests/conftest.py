@@ -1,4 +1,4 @@
-"""Shared fixtures: a model trained once per session into a temporary registry."""
+"""Shared fixtures: the project's model trained once per session into a temporary registry."""
 
 from __future__ import annotations
 
@@ -8,31 +8,31 @@ import pytest
 from falcon import testing
 
 from {{ cookiecutter.__package_name }}.api.app import create_app
+from {{ cookiecutter.__package_name }}.model import estimator
+from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
-from {{ cookiecutter.__package_name }}.model.train import (
-    Dataset,
-    ProjectConfig,
-    find_project_config,
-    read_dataset,
-    train,
-)
+from {{ cookiecutter.__package_name }}.model.train import Dataset, ProjectConfig, train
 from {{ cookiecutter.__package_name }}.settings import Settings
+
+from contract import DATASET, PROJECT
 
 
 @pytest.fixture(scope="session")
 def project() -> ProjectConfig:
     """The project's [tool.mlprod] settings; ``project.root`` is its directory."""
-    return find_project_config(Path(__file__).parent)
+    return PROJECT
 
 
 @pytest.fixture(scope="session")
 def data_path(project: ProjectConfig) -> Path:
-    return project.root / "data" / "iris.csv"
+    """The configured data file ([tool.mlprod.data] path)."""
+    assert project.data is not None
+    return project.data.path
 
 
 @pytest.fixture(scope="session")
-def iris(data_path: Path) -> Dataset:
-    return read_dataset(data_path)
+def dataset() -> Dataset:
+    return DATASET
 
 
 @pytest.fixture(scope="session")
@@ -47,9 +47,9 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def manifest(models_dir: Path, project: ProjectConfig, data_path: Path, seed: int) -> Manifest:
+def manifest(models_dir: Path, project: ProjectConfig, seed: int) -> Manifest:
     """The manifest of the project's model version, trained once into `models_dir`."""
-    return train(data_path, models_dir, project.model_name, project.model_version, seed=seed)
+    return train(project, models_dir, seed=seed)
 
 
 @pytest.fixture(scope="session")
@@ -63,11 +63,16 @@ def client(settings: Settings) -> testing.TestClient:
 
 
 @pytest.fixture(scope="session")
-def two_versions(
-    tmp_path_factory: pytest.TempPathFactory, project: ProjectConfig, data_path: Path
-) -> Path:
-    """A registry holding versions 0.1.0 (accuracy 0.966667) and 0.2.0 (accuracy 1.0)."""
+def two_versions(tmp_path_factory: pytest.TempPathFactory, project: ProjectConfig) -> Path:
+    """A registry holding versions 0.1.0 and 0.2.0 of the project's model (seeds 0 and 2)."""
     directory = tmp_path_factory.mktemp("two_versions")
-    train(data_path, directory, project.model_name, "0.1.0", seed=0)
-    train(data_path, directory, project.model_name, "0.2.0", seed=2)
+    train(project, directory, version="0.1.0", seed=0)
+    train(project, directory, version="0.2.0", seed=2)
     return directory
+
+
+@pytest.fixture(scope="session")
+def predictor(project: ProjectConfig, dataset: Dataset) -> Predictor:
+    """The project's model (its estimator, its preprocessing) fitted on all of its data."""
+    model = Predictor.build(dataset.schema, estimator.build(dict(project.params)))
+    return model.fit(dataset.X, dataset.y)

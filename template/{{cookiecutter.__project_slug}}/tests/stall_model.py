@@ -1,18 +1,19 @@
 """A test-only way to make the served model hang, without a hook in the service's code.
 
-`stalling` wraps a trained predictor's pipeline with a first step that sleeps when a
-feature value reaches `STALL_AT`; the test saves the result as an ordinary registry
-version. The artifact refers to this module by name, so a server loading it needs this
-folder on its ``PYTHONPATH``; nothing in ``src/`` knows it exists.
+`install` wraps `Predictor.predict` so that it sleeps when a feature value reaches
+`STALL_AT`. The harakiri test runs uWSGI with this folder on ``PYTHONPATH`` and
+``UWSGI_IMPORT=stall_worker``, which installs it in every worker; the model file stays
+an ordinary one (its loader trusts no test code), and nothing in ``src/`` knows.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer
+
+from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 
 STALL_AT = 1e6
 """A feature value at least this large makes the model hang."""
@@ -21,14 +22,13 @@ STALL_SECONDS = 600.0
 """Longer than any harakiri a test sets: the request ends only when its worker is killed."""
 
 
-def stall_on_sentinel(X: np.ndarray) -> np.ndarray:
-    """Pass ``X`` through, after hanging if any value is at least `STALL_AT`."""
-    if (np.asarray(X, dtype=float) >= STALL_AT).any():
-        time.sleep(STALL_SECONDS)
-    return X
+def install() -> None:
+    """Make every `Predictor` in this process hang on a value of at least `STALL_AT`."""
+    predict = Predictor.predict
 
+    def stalling_predict(self: Predictor, X: np.ndarray) -> Any:
+        if any(isinstance(v, int | float) and v >= STALL_AT for v in X.ravel().tolist()):
+            time.sleep(STALL_SECONDS)
+        return predict(self, X)
 
-def stalling(pipeline: Pipeline) -> Pipeline:
-    """``pipeline`` with a first step that hangs on the sentinel value."""
-    stall = FunctionTransformer(stall_on_sentinel).fit(np.zeros((1, pipeline.n_features_in_)))
-    return Pipeline([("stall", stall), *pipeline.steps])
+    Predictor.predict = stalling_predict  # type: ignore[method-assign]

@@ -11,7 +11,8 @@ from falcon import testing
 from {{ cookiecutter.__package_name }}.api.app import create_app
 from {{ cookiecutter.__package_name }}.settings import Settings
 
-SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+from contract import EXAMPLE
+
 KEYS = ("key-one-0123456789", "key-two-9876543210")
 MISSING = "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
 
@@ -22,7 +23,7 @@ def secured(settings: Settings) -> testing.TestClient:
 
 
 def predict(client: testing.TestClient, headers: dict[str, str]) -> testing.Result:
-    return client.simulate_post("/v1/predict", json={"instances": [SETOSA]}, headers=headers)
+    return client.simulate_post("/v1/predict", json={"instances": [EXAMPLE]}, headers=headers)
 
 
 def unauthorized(result: testing.Result) -> str:

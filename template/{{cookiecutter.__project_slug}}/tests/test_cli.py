@@ -9,10 +9,17 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.__package_name }} import cli
-from {{ cookiecutter.__package_name }}.model.registry import read_manifest, sha256_file
+from {{ cookiecutter.__package_name }}.model.predictor import Predictor
+from {{ cookiecutter.__package_name }}.model.registry import (
+    Manifest,
+    read_manifest,
+    sha256_file,
+)
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
 
-THRESHOLDS = "thresholds: min_accuracy 0.9 ([tool.mlprod.thresholds] in pyproject.toml)"
+from contract import PROJECT, unmet, with_thresholds
+
+THRESHOLDS = f"thresholds: {PROJECT.thresholds.describe()} ({PROJECT.thresholds.source})"
 
 
 @pytest.fixture
@@ -40,8 +47,12 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+def manifest_of(workdir: Path, project: ProjectConfig, version: str) -> Manifest:
+    return read_manifest(workdir / "models" / f"{project.model_name}-{version}.json")
+
+
 def created(workdir: Path, project: ProjectConfig, version: str) -> str:
-    manifest = read_manifest(workdir / "models" / f"{project.model_name}-{version}.json")
+    manifest = manifest_of(workdir, project, version)
     return datetime.fromisoformat(manifest.created_at).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -72,13 +83,16 @@ def test_models_lists_versions_newest_first_marking_the_served_one(
 ) -> None:
     code, out, err = run(capsys, "models")
     assert (code, err) == (0, "")
-    assert out.splitlines() == [
-        "   VERSION  CREATED (UTC)        ACCURACY  F1_MACRO  GATES",
-        f"*  0.2.0    {created(workdir, project, '0.2.0')}  1.0000    1.0000    ok",
-        f"   0.1.0    {created(workdir, project, '0.1.0')}  0.9667    0.9666    ok",
-        "* served: MODEL_VERSION unset, so latest (the highest release)",
-        THRESHOLDS,
-    ]
+    lines = out.splitlines()
+    metrics = list(manifest_of(workdir, project, "0.2.0").metrics)
+    assert lines[0].split() == ["VERSION", "CREATED", "(UTC)", *map(str.upper, metrics), "GATES"]
+    for line, mark, version in ((lines[1], "*", "0.2.0"), (lines[2], " ", "0.1.0")):
+        values = manifest_of(workdir, project, version).metrics.values()
+        assert line.startswith(f"{mark}  {version}    {created(workdir, project, version)}  ")
+        assert line.split()[-1 - len(values) : -1] == [f"{value:.4f}" for value in values]
+        assert line.endswith("ok")
+    assert lines[3] == "* served: MODEL_VERSION unset, so latest (the highest release)"
+    assert lines[4:] == [THRESHOLDS]
 
 
 def test_models_marks_the_version_model_version_names(
@@ -142,17 +156,21 @@ def test_models_refuses_a_model_version_that_is_not_a_version(
 def test_models_shows_the_versions_the_gates_refuse_and_why(
     workdir: Path, project: ProjectConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    artifact = workdir / "models" / f"{project.model_name}-0.1.0.joblib"
+    artifact = workdir / "models" / f"{project.model_name}-0.1.0{Predictor.suffix}"
     flip_a_byte(artifact)
+    metric, value = next(iter(manifest_of(workdir, project, "0.2.0").metrics.items()))
+    limit = value - 1.0
     pyproject = workdir / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace("min_accuracy = 0.9", "max_accuracy = 0.99"))
+    pyproject.write_text(with_thresholds(pyproject.read_text(), {f"max_{metric}": limit}))
     lines = run(capsys, "models")[1].splitlines()
     assert [line.split()[-1] for line in lines[1:3]] == ["REFUSED", "REFUSED"]
-    assert lines[4] == "thresholds: max_accuracy 0.99 ([tool.mlprod.thresholds] in pyproject.toml)"
+    assert lines[4] == (
+        f"thresholds: max_{metric} {limit} ([tool.mlprod.thresholds] in pyproject.toml)"
+    )
     assert lines[5] == (
         f"0.2.0 refused: models/{project.model_name}-0.2.0.json: {project.model_name} 0.2.0 "
         "fails its thresholds ([tool.mlprod.thresholds] in pyproject.toml): "
-        "accuracy 1.0 > max_accuracy 0.99; refusing to serve it"
+        f"{metric} {value} > max_{metric} {limit}; refusing to serve it"
     )
     assert lines[6] == f"0.1.0 refused: {mismatch(workdir, artifact)}"
 
@@ -161,12 +179,10 @@ def test_models_with_an_empty_registry_says_how_to_train(
     workdir: Path, project: ProjectConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:
     shutil.rmtree(workdir / "models")
-    assert run(capsys, "models") == (
-        0,
-        f"No versions of {project.model_name} in models: "
-        "train one with `{{ cookiecutter.__project_slug }} train`\n",
-        "",
-    )
+    # The command's name is a variable, so this line's layout does not depend on it.
+    command = "{{ cookiecutter.__project_slug }}"
+    expected = f"No versions of {project.model_name} in models: train one with `{command} train`\n"
+    assert run(capsys, "models") == (0, expected, "")
 
 
 # serve-version ----------------------------------------------------------------------------
@@ -230,7 +246,7 @@ def test_serve_version_refuses_an_altered_artifact_and_keeps_the_current_choice(
     workdir: Path, project: ProjectConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run(capsys, "serve-version", "0.2.0")[0] == 0
-    artifact = workdir / "models" / f"{project.model_name}-0.1.0.joblib"
+    artifact = workdir / "models" / f"{project.model_name}-0.1.0{Predictor.suffix}"
     flip_a_byte(artifact)
     before = snapshot(workdir / "models")
     assert run(capsys, "serve-version", "0.1.0") == (
@@ -244,15 +260,16 @@ def test_serve_version_refuses_an_altered_artifact_and_keeps_the_current_choice(
 def test_serve_version_refuses_a_model_below_the_thresholds_naming_the_metric(
     workdir: Path, project: ProjectConfig, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    bound, limit, violation = unmet(manifest_of(workdir, project, "0.1.0").metrics)
     pyproject = workdir / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text().replace("min_accuracy = 0.9", "min_accuracy = 0.99"))
+    pyproject.write_text(with_thresholds(pyproject.read_text(), {bound: limit}))
     before = snapshot(workdir / "models")
     assert run(capsys, "serve-version", "0.1.0") == (
         1,
         "",
         f"error: models/{project.model_name}-0.1.0.json: {project.model_name} 0.1.0 fails its "
-        "thresholds ([tool.mlprod.thresholds] in pyproject.toml): "
-        "accuracy 0.966667 < min_accuracy 0.99; refusing to serve it\n",
+        f"thresholds ([tool.mlprod.thresholds] in pyproject.toml): {violation}; "
+        "refusing to serve it\n",
     )
     assert snapshot(workdir / "models") == before
 

@@ -22,13 +22,14 @@ import pytest
 
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
+
+from contract import EXAMPLE
 from servers import LOOPBACK, free_port, require_uwsgi, uwsgi_environ
 
 READY_TIMEOUT = 60.0
 KEY = "edge-key-0123456789"
 BODY_TIMEOUT = 2
-INSTANCE = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
-BODY = json.dumps({"instances": [INSTANCE]}).encode()
+BODY = json.dumps({"instances": [EXAMPLE]}).encode()
 
 
 @dataclass(frozen=True)

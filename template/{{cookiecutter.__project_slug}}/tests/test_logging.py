@@ -26,8 +26,8 @@ from {{ cookiecutter.__package_name }}.logging import (
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.settings import Settings
 
-SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
-VIRGINICA = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
+from contract import CLASSIFIER, EXAMPLE, instances
+
 MIDDLEWARE_LOGGER = "{{ cookiecutter.__package_name }}.api.middleware"
 
 
@@ -148,7 +148,7 @@ def test_each_prediction_request_is_one_line_with_its_outcome(
 ) -> None:
     result = logged.client.simulate_post(
         "/v1/predict",
-        json={"instances": [SETOSA, VIRGINICA]},
+        json={"instances": instances(2)},
         headers={"X-Request-ID": "r-1"},
     )
     assert result.status_code == 200
@@ -167,23 +167,32 @@ def test_each_prediction_request_is_one_line_with_its_outcome(
         "model_name": manifest.name,
         "model_version": manifest.version,
         "instances": 2,
-        "predictions": ["setosa", "virginica"],
+        "predictions": result.json["predictions"],
     }
 
 
 def test_a_generated_request_id_is_the_one_logged_and_returned(logged: LoggedApp) -> None:
-    result = logged.client.simulate_post("/v1/predict", json={"instances": [SETOSA]})
+    result = logged.client.simulate_post("/v1/predict", json={"instances": [EXAMPLE]})
     [entry] = logged.lines()
     assert entry["request_id"] == result.headers["x-request-id"]
 
 
 def test_a_large_batch_is_logged_as_counts_per_class(logged: LoggedApp) -> None:
-    instances = [SETOSA] * LOGGED_PREDICTIONS + [VIRGINICA]
-    logged.client.simulate_post("/v1/predict", json={"instances": instances})
+    rows = instances(LOGGED_PREDICTIONS + 1)
+    result = logged.client.simulate_post("/v1/predict", json={"instances": rows})
+    predictions = result.json["predictions"]
     [entry] = logged.lines()
     assert "predictions" not in entry
     assert entry["instances"] == LOGGED_PREDICTIONS + 1
-    assert entry["prediction_summary"] == {"counts": {"setosa": LOGGED_PREDICTIONS, "virginica": 1}}
+    if CLASSIFIER:
+        counts = {str(label): predictions.count(label) for label in set(predictions)}
+        assert entry["prediction_summary"] == {"counts": counts}
+    else:
+        assert entry["prediction_summary"] == {
+            "min": min(predictions),
+            "mean": pytest.approx(sum(predictions) / len(predictions)),
+            "max": max(predictions),
+        }
 
 
 def test_a_refused_request_is_logged_with_its_error_code(logged: LoggedApp) -> None:
@@ -203,7 +212,7 @@ def test_probes_and_scrapes_are_not_logged(logged: LoggedApp) -> None:
 def test_no_request_lines_below_the_log_level(settings: Settings) -> None:
     quiet = LoggedApp(dataclasses.replace(settings, log_level="WARNING"))
     try:
-        quiet.client.simulate_post("/v1/predict", json={"instances": [SETOSA]})
+        quiet.client.simulate_post("/v1/predict", json={"instances": [EXAMPLE]})
         assert quiet.lines() == []
     finally:
         configure_logging(settings.log_level)

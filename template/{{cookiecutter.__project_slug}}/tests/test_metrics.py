@@ -13,8 +13,7 @@ from {{ cookiecutter.__package_name }}.api.metrics import Metrics
 from {{ cookiecutter.__package_name }}.model.registry import Manifest, Output
 from {{ cookiecutter.__package_name }}.settings import Settings
 
-SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
-VIRGINICA = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
+from contract import CLASSIFIER, EXAMPLE, LAST, instances
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -41,17 +40,34 @@ def scrape(client: testing.TestClient) -> Samples:
     return samples(result.text)
 
 
-def test_predictions_are_counted_by_instance_and_class(client: testing.TestClient) -> None:
-    client.simulate_post("/v1/predict", json={"instances": [SETOSA, SETOSA, VIRGINICA]})
-    client.simulate_post("/v1/predict", json={"instances": [VIRGINICA]})
+def test_predictions_are_counted_by_instance_and_class_or_value(
+    client: testing.TestClient,
+) -> None:
+    rows = instances(12)
+    first = client.simulate_post("/v1/predict", json={"instances": rows[:-1]}).json
+    last = client.simulate_post("/v1/predict", json={"instances": rows[-1:]}).json
+    predictions = first["predictions"] + last["predictions"]
     found = scrape(client)
-    assert found[("model_instances_total", ())] == 4
-    assert found[("model_predictions_total", (("class", "setosa"),))] == 2
-    assert found[("model_predictions_total", (("class", "virginica"),))] == 2
+    assert found[("model_instances_total", ())] == len(rows)
+    if CLASSIFIER:
+        for label in set(predictions):
+            counted = found[("model_predictions_total", (("class", str(label)),))]
+            assert counted == predictions.count(label)
+    else:
+        assert found[("model_prediction_value_count", ())] == len(rows)
+
+
+def test_requests_for_probabilities_are_counted(client: testing.TestClient) -> None:
+    body = {"instances": [EXAMPLE]}
+    if CLASSIFIER:
+        body["return_probabilities"] = True
+    client.simulate_post("/v1/predict", json=body)
+    client.simulate_post("/v1/predict", json={"instances": [EXAMPLE]})
+    assert scrape(client)[("model_probability_requests_total", ())] == int(CLASSIFIER)
 
 
 def test_requests_are_counted_by_method_route_and_status(client: testing.TestClient) -> None:
-    client.simulate_post("/v1/predict", json={"instances": [SETOSA]})
+    client.simulate_post("/v1/predict", json={"instances": [EXAMPLE]})
     client.simulate_post("/v1/predict", json={"instances": []})
     client.simulate_get("/v1/predict")
     client.simulate_get("/no/such/path")
@@ -71,7 +87,7 @@ def test_requests_are_counted_by_method_route_and_status(client: testing.TestCli
 
 def test_latency_is_a_histogram_by_route(client: testing.TestClient) -> None:
     for _ in range(3):
-        client.simulate_post("/v1/predict", json={"instances": [SETOSA]})
+        client.simulate_post("/v1/predict", json={"instances": [EXAMPLE]})
     found = scrape(client)
     route = (("route", "/v1/predict"),)
     assert found[("http_request_duration_seconds_count", route)] == 3
@@ -81,9 +97,9 @@ def test_latency_is_a_histogram_by_route(client: testing.TestClient) -> None:
 
 
 def test_validation_failures_are_counted_by_field(client: testing.TestClient) -> None:
-    missing = {k: v for k, v in SETOSA.items() if k != "petal_width"}
+    missing = {k: v for k, v in EXAMPLE.items() if k != LAST}
     client.simulate_post("/v1/predict", json={"instances": [missing, missing]})
-    client.simulate_post("/v1/predict", json={"instances": [{**SETOSA, "colour": "red"}]})
+    client.simulate_post("/v1/predict", json={"instances": [{**EXAMPLE, "not_a_feature": "red"}]})
     client.simulate_post("/v1/predict", json={"instances": []})
     client.simulate_post("/v1/predict", body="{", headers={"Content-Type": "application/json"})
     found = scrape(client)
@@ -91,7 +107,7 @@ def test_validation_failures_are_counted_by_field(client: testing.TestClient) ->
     def failures(field: str) -> float:
         return found[("http_validation_failures_total", (("field", field),))]
 
-    assert failures("petal_width") == 1  # once per request, however many instances lack it
+    assert failures(LAST) == 1  # once per request, however many instances lack it
     assert failures("unknown") == 1  # a field name the client made up is not a label
     assert failures("instances") == 1
     assert failures("body") == 1

@@ -46,7 +46,8 @@ def test_the_request_schema_is_the_one_that_validates(
     body = document["paths"]["/v1/predict"]["post"]["requestBody"]
     assert body["required"] is True
     schema = resolve(document, body["content"]["application/json"]["schema"]["$ref"])
-    model = RequestSchema(manifest.input_schema, settings.max_instances).pydantic_model
+    classifier = manifest.output.task == "classification"
+    model = RequestSchema(manifest.input_schema, settings.max_instances, classifier).pydantic_model
     expected = model.model_json_schema(ref_template="#/components/schemas/{model}")
     expected.pop("$defs")
     assert schema == expected
@@ -79,7 +80,13 @@ def test_predictions_are_documented_as_the_models_classes(
 ) -> None:
     ok = document["paths"]["/v1/predict"]["post"]["responses"]["200"]
     schema = resolve(document, ok["content"]["application/json"]["schema"]["$ref"])
-    assert schema["properties"]["predictions"]["items"]["enum"] == manifest.output.classes
+    items = schema["properties"]["predictions"]["items"]
+    if manifest.output.task == "classification":
+        assert items["enum"] == manifest.output.classes
+        assert "probabilities" in schema["properties"]
+    else:
+        assert items["type"] == "number"
+        assert "probabilities" not in schema["properties"]
 
 
 def test_without_keys_no_security_is_declared(document: dict) -> None:

@@ -24,6 +24,8 @@ from {{ cookiecutter.__package_name }}.model.registry import (
 from {{ cookiecutter.__package_name }}.model.thresholds import Thresholds
 from {{ cookiecutter.__package_name }}.model.train import Dataset
 
+from contract import PROJECT, thresholds_table, unmet
+
 
 @pytest.fixture
 def registry_copy(models_dir: Path, manifest: Manifest, tmp_path: Path) -> Path:
@@ -41,8 +43,9 @@ def test_artifact_and_manifest_are_named_after_the_model_and_version(
     models_dir: Path, manifest: Manifest
 ) -> None:
     stem = f"{manifest.name}-{manifest.version}"
-    assert manifest.artifact.file == f"{stem}.joblib"
-    assert sorted(path.name for path in models_dir.iterdir()) == [f"{stem}.joblib", f"{stem}.json"]
+    artifact = f"{stem}{Predictor.suffix}"
+    assert manifest.artifact.file == artifact
+    assert sorted(path.name for path in models_dir.iterdir()) == sorted([artifact, f"{stem}.json"])
 
 
 def test_manifest_records_the_artifact_hash(models_dir: Path, manifest: Manifest) -> None:
@@ -105,11 +108,11 @@ def test_a_version_that_is_not_semver_is_refused(tmp_path: Path) -> None:
 
 
 def test_load_verifies_and_returns_the_model_with_its_manifest(
-    models_dir: Path, manifest: Manifest, iris: Dataset
+    models_dir: Path, manifest: Manifest, dataset: Dataset
 ) -> None:
     loaded = registry.load(models_dir, manifest.name, "latest", Predictor)
     assert loaded.manifest == manifest
-    assert loaded.model.predict(iris.X[:1]).tolist() == ["setosa"]
+    assert loaded.model.predict(dataset.X[:5]).shape == (5,)
 
 
 def test_load_refuses_an_artifact_whose_hash_does_not_match(
@@ -138,7 +141,7 @@ def test_load_refuses_an_artifact_without_manifest(registry_copy: Path, manifest
 def test_load_refuses_a_manifest_written_for_another_version(
     registry_copy: Path, manifest: Manifest
 ) -> None:
-    for suffix in (".json", ".joblib"):
+    for suffix in (".json", Predictor.suffix):
         source = registry_copy / f"{manifest.name}-{manifest.version}{suffix}"
         source.rename(registry_copy / f"{manifest.name}-7.0.0{suffix}")
     with pytest.raises(ManifestError, match=f"{manifest.name}-7.0.0.json: describes"):
@@ -150,12 +153,12 @@ def test_load_refuses_a_manifest_that_names_another_artifact(
 ) -> None:
     path = registry.manifest_path(registry_copy, manifest.name, manifest.version)
     data = json.loads(path.read_text())
-    data["artifact"]["file"] = "other.joblib"
+    data["artifact"]["file"] = f"other{Predictor.suffix}"
     path.write_text(json.dumps(data))
     with pytest.raises(ManifestError) as excinfo:
         registry.load(registry_copy, manifest.name, manifest.version, Predictor)
     assert str(excinfo.value) == (
-        f"{path}: names artifact 'other.joblib', not '{manifest.artifact.file}'"
+        f"{path}: names artifact 'other{Predictor.suffix}', not '{manifest.artifact.file}'"
     )
 
 
@@ -183,30 +186,32 @@ def record_thresholds(models_dir: Path, manifest: Manifest, thresholds: dict[str
 def test_load_refuses_a_model_below_the_given_thresholds_naming_the_metric(
     registry_copy: Path, manifest: Manifest
 ) -> None:
-    strict = Thresholds.from_table({"min_accuracy": 0.99}, "[tool.mlprod.thresholds] in x")
+    bound, limit, violation = unmet(manifest.metrics)
+    strict = Thresholds.from_table({bound: limit}, "[tool.mlprod.thresholds] in x")
     with pytest.raises(ValidityError) as excinfo:
         registry.load(registry_copy, manifest.name, manifest.version, Predictor, strict)
     path = registry.manifest_path(registry_copy, manifest.name, manifest.version)
     assert str(excinfo.value) == (
         f"{path}: {manifest.name} {manifest.version} fails its thresholds "
-        "([tool.mlprod.thresholds] in x): accuracy 0.966667 < min_accuracy 0.99; "
-        "refusing to serve it"
+        f"([tool.mlprod.thresholds] in x): {violation}; refusing to serve it"
     )
 
 
 def test_without_project_thresholds_the_recorded_ones_apply(
     registry_copy: Path, manifest: Manifest
 ) -> None:
-    path = record_thresholds(registry_copy, manifest, {"min_accuracy": 0.99})
-    with pytest.raises(ValidityError, match=f"\\(recorded in {path.name}\\): accuracy 0.966667"):
+    bound, limit, violation = unmet(manifest.metrics)
+    path = record_thresholds(registry_copy, manifest, {bound: limit})
+    with pytest.raises(ValidityError, match=f"\\(recorded in {path.name}\\): {violation}"):
         registry.load(registry_copy, manifest.name, manifest.version, Predictor)
 
 
 def test_the_project_thresholds_replace_the_recorded_ones(
     registry_copy: Path, manifest: Manifest
 ) -> None:
-    record_thresholds(registry_copy, manifest, {"min_accuracy": 0.99})
-    relaxed = Thresholds.from_table({"min_accuracy": 0.9}, "the project")
+    bound, limit, _ = unmet(manifest.metrics)
+    record_thresholds(registry_copy, manifest, {bound: limit})
+    relaxed = Thresholds.from_table({bound: limit - 2.0}, "the project")
     loaded = registry.load(registry_copy, manifest.name, manifest.version, Predictor, relaxed)
     assert loaded.manifest.version == manifest.version
 
@@ -261,11 +266,12 @@ def test_load_chosen_follows_the_serving_file_and_the_project_thresholds(
     models_dir = Path(shutil.copytree(two_versions, tmp_path / "models"))
     registry.record_choice(models_dir, "0.1.0")
     pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text("[tool.mlprod.thresholds]\nmin_accuracy = 0.9\n")
+    pyproject.write_text(thresholds_table(PROJECT.thresholds.to_dict()))
     loaded, choice = registry.load_chosen(models_dir, manifest.name, "0.2.0", Predictor, pyproject)
     assert (loaded.manifest.version, choice.source) == ("0.1.0", str(models_dir / "SERVING"))
-    pyproject.write_text("[tool.mlprod.thresholds]\nmin_accuracy = 0.99\n")
-    with pytest.raises(ValidityError, match=r"accuracy 0\.966667 < min_accuracy 0\.99"):
+    bound, limit, violation = unmet(loaded.manifest.metrics)
+    pyproject.write_text(thresholds_table({bound: limit}))
+    with pytest.raises(ValidityError, match=violation):
         registry.load_chosen(models_dir, manifest.name, "0.2.0", Predictor, pyproject)
     pyproject.write_text("[tool.mlprod.thresholds]\nmin_accuracy = 'high'\n")
     with pytest.raises(RegistryError, match=f"^{pyproject}: .* must be a finite number"):
@@ -280,24 +286,24 @@ def test_read_manifest_refuses_a_file_that_is_not_a_manifest(tmp_path: Path) -> 
 
 
 def test_save_refuses_an_existing_version_and_changes_nothing(
-    registry_copy: Path, manifest: Manifest, iris: Dataset
+    registry_copy: Path, manifest: Manifest, predictor: Predictor
 ) -> None:
     before = {path.name: path.read_bytes() for path in registry_copy.iterdir()}
     with pytest.raises(VersionExistsError, match="bump the model version"):
-        save_again(registry_copy, manifest, Predictor(random_state=1).fit(iris.X, iris.y))
+        save_again(registry_copy, manifest, predictor)
     assert {path.name: path.read_bytes() for path in registry_copy.iterdir()} == before
 
 
 def test_save_refuses_a_version_whose_artifact_alone_exists(
-    registry_copy: Path, manifest: Manifest, iris: Dataset
+    registry_copy: Path, manifest: Manifest, predictor: Predictor
 ) -> None:
     registry.manifest_path(registry_copy, manifest.name, manifest.version).unlink()
     with pytest.raises(VersionExistsError, match=f"{manifest.artifact.file}"):
-        save_again(registry_copy, manifest, Predictor(random_state=1).fit(iris.X, iris.y))
+        save_again(registry_copy, manifest, predictor)
 
 
 def test_save_leaves_no_partial_files_when_writing_fails(
-    tmp_path: Path, manifest: Manifest, iris: Dataset
+    tmp_path: Path, manifest: Manifest, predictor: Predictor
 ) -> None:
     class BrokenPredictor(Predictor):
         def dump(self, path: Path) -> None:
@@ -305,7 +311,7 @@ def test_save_leaves_no_partial_files_when_writing_fails(
             raise OSError("disk full")
 
     with pytest.raises(OSError, match="disk full"):
-        save_again(tmp_path, manifest, BrokenPredictor(random_state=1).fit(iris.X, iris.y))
+        save_again(tmp_path, manifest, BrokenPredictor(predictor.pipeline))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -2,7 +2,7 @@
 
 Each test starts its own uWSGI from uwsgi.ini with two workers on a free loopback port,
 waits until both workers accept, and stops it by its pid. The hung request comes from a
-test-only model (`stall_model`) saved as an ordinary registry version.
+test-only patch (`stall_model`) that the test imports into each worker.
 """
 
 from __future__ import annotations
@@ -25,17 +25,16 @@ from typing import Any
 
 import pytest
 
-import stall_model
-from {{ cookiecutter.__package_name }}.model import registry
-from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
+
+import stall_model
+from contract import EXAMPLE, NUMBER
 from servers import LOOPBACK, free_port, require_uwsgi, uwsgi_environ
 
 READY_TIMEOUT = 60.0
-INSTANCE = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
-BODY = json.dumps({"instances": [INSTANCE]})
-STALLING_BODY = json.dumps({"instances": [{**INSTANCE, "sepal_length": stall_model.STALL_AT}]})
+BODY = json.dumps({"instances": [EXAMPLE]})
+STALLING_BODY = json.dumps({"instances": [{**EXAMPLE, NUMBER.name: stall_model.STALL_AT}]})
 TESTS = Path(__file__).parent
 
 
@@ -175,27 +174,6 @@ def serve(project: ProjectConfig, tmp_path: Path, manifest: Manifest) -> Iterato
             server.process.wait()
 
 
-@pytest.fixture
-def stalling_models_dir(models_dir: Path, manifest: Manifest, tmp_path: Path) -> Path:
-    """A registry holding the session's model version, made to hang on `stall_model.STALL_AT`."""
-    predictor = Predictor.load(models_dir / manifest.artifact.file)
-    predictor.pipeline = stall_model.stalling(predictor.pipeline)
-    stalled = tmp_path / "stalling-models"
-    registry.save(
-        stalled,
-        predictor,
-        name=manifest.name,
-        version=manifest.version,
-        data=manifest.data,
-        split=manifest.split,
-        metrics=manifest.metrics,
-        input_schema=manifest.input_schema,
-        output=manifest.output,
-        thresholds=manifest.thresholds,
-    )
-    return stalled
-
-
 def post(port: int, body: str, timeout: float = 30.0) -> int | str:
     """One prediction on a new connection: the status, or the error's name."""
     connection = http.client.HTTPConnection(LOOPBACK, port, timeout=timeout)
@@ -230,12 +208,16 @@ def test_a_worker_killed_under_load_is_replaced_and_only_its_request_fails(
 
 
 def test_a_hung_request_is_killed_by_harakiri_while_the_other_worker_answers(
-    serve: Any, stalling_models_dir: Path
+    serve: Any, models_dir: Path
 ) -> None:
     harakiri = 2
     server = serve(
-        stalling_models_dir,
-        env={"UWSGI_HARAKIRI": str(harakiri), "PYTHONPATH": str(TESTS)},
+        models_dir,
+        env={
+            "UWSGI_HARAKIRI": str(harakiri),
+            "PYTHONPATH": str(TESTS),
+            "UWSGI_IMPORT": "stall_worker",
+        },
     )
     outcome: list[int | str] = []
     started = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -12,6 +13,7 @@ from falcon import testing
 
 from {{ cookiecutter.__package_name }}.api.app import create_app
 from {{ cookiecutter.__package_name }}.model import registry
+from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.registry import (
     IntegrityError,
     ValidityError,
@@ -20,7 +22,7 @@ from {{ cookiecutter.__package_name }}.model.registry import (
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
 from {{ cookiecutter.__package_name }}.settings import Settings
 
-SETOSA = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+from contract import EXAMPLE, PROJECT, thresholds_table, unmet
 
 
 @pytest.fixture
@@ -31,9 +33,9 @@ def models_dir(two_versions: Path, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def pyproject(tmp_path: Path) -> Path:
-    """A project file requiring min_accuracy 0.9, which both versions meet."""
+    """A project file with the project's own thresholds, which both versions meet."""
     path = tmp_path / "pyproject.toml"
-    path.write_text("[tool.mlprod]\n\n[tool.mlprod.thresholds]\nmin_accuracy = 0.9\n")
+    path.write_text(thresholds_table(PROJECT.thresholds.to_dict()))
     return path
 
 
@@ -51,7 +53,7 @@ def serve(
 
 def answered_by(client: testing.TestClient) -> str:
     """The version named in a prediction's response."""
-    result = client.simulate_post("/v1/predict", json={"instances": [SETOSA]})
+    result = client.simulate_post("/v1/predict", json={"instances": [EXAMPLE]})
     assert result.status_code == 200
     return result.json["model"]["version"]
 
@@ -86,6 +88,25 @@ def test_the_serving_file_overrides_model_version_and_the_log_says_so(
     assert (loaded.model_version, loaded.chosen_by) == ("0.1.0", str(models_dir / "SERVING"))
 
 
+@pytest.mark.parametrize(
+    ("environ", "chosen_by"),
+    [({}, "default (MODEL_VERSION unset)"), ({"MODEL_VERSION": "0.1.0"}, "MODEL_VERSION")],
+    ids=["unset", "set"],
+)
+def test_the_log_says_truly_what_chose_the_version(
+    models_dir: Path,
+    pyproject: Path,
+    caplog: pytest.LogCaptureFixture,
+    environ: dict[str, str],
+    chosen_by: str,
+) -> None:
+    settings = Settings.from_env({"MODELS_DIR": str(models_dir), **environ})
+    with caplog.at_level(logging.INFO):
+        create_app(dataclasses.replace(settings, pyproject=pyproject))
+    loaded = next(record for record in caplog.records if record.message == "model loaded")
+    assert loaded.chosen_by == chosen_by
+
+
 def test_a_missing_version_stops_the_start_listing_those_that_exist(
     models_dir: Path, pyproject: Path, project: ProjectConfig
 ) -> None:
@@ -100,7 +121,7 @@ def test_a_missing_version_stops_the_start_listing_those_that_exist(
 def test_a_flipped_byte_stops_the_start_naming_the_file(
     models_dir: Path, pyproject: Path, project: ProjectConfig
 ) -> None:
-    artifact = models_dir / f"{project.model_name}-0.2.0.joblib"
+    artifact = models_dir / f"{project.model_name}-0.2.0{Predictor.suffix}"
     content = bytearray(artifact.read_bytes())
     content[len(content) // 2] ^= 0xFF
     artifact.write_bytes(bytes(content))
@@ -112,14 +133,14 @@ def test_a_flipped_byte_stops_the_start_naming_the_file(
 def test_a_threshold_above_the_model_stops_the_start_naming_the_metric(
     models_dir: Path, pyproject: Path, project: ProjectConfig
 ) -> None:
-    pyproject.write_text("[tool.mlprod]\n\n[tool.mlprod.thresholds]\nmin_accuracy = 0.99\n")
+    manifest = models_dir / f"{project.model_name}-0.1.0.json"
+    bound, limit, violation = unmet(registry.read_manifest(manifest).metrics)
+    pyproject.write_text(thresholds_table({bound: limit}))
     with pytest.raises(ValidityError) as excinfo:
         serve(models_dir, pyproject, project.model_name, model_version="0.1.0")
-    manifest = models_dir / f"{project.model_name}-0.1.0.json"
     assert str(excinfo.value) == (
         f"{manifest}: {project.model_name} 0.1.0 fails its thresholds "
-        "([tool.mlprod.thresholds] in pyproject.toml): accuracy 0.966667 < min_accuracy 0.99; "
-        "refusing to serve it"
+        f"([tool.mlprod.thresholds] in pyproject.toml): {violation}; refusing to serve it"
     )
 
 
@@ -128,9 +149,10 @@ def test_without_a_project_file_the_recorded_thresholds_gate_the_start(
 ) -> None:
     manifest = models_dir / f"{project.model_name}-0.2.0.json"
     data = json.loads(manifest.read_text())
-    data["thresholds"] = {"max_accuracy": 0.99}
+    bound, limit, violation = unmet(data["metrics"])
+    data["thresholds"] = {bound: limit}
     manifest.write_text(json.dumps(data))
-    with pytest.raises(ValidityError, match=r"\(recorded in .*-0\.2\.0\.json\): accuracy 1\.0 >"):
+    with pytest.raises(ValidityError, match=rf"\(recorded in .*-0\.2\.0\.json\): {violation}"):
         serve(models_dir, None, project.model_name)
     with pytest.raises(ValidityError, match="recorded in"):
         serve(models_dir, models_dir / "no-such-pyproject.toml", project.model_name)

@@ -38,6 +38,7 @@ def test_every_setting_is_read_from_its_variable() -> None:
         models_dir=Path("/srv/models"),
         model_name="other",
         model_version="1.2.0-rc.1",
+        model_version_from="MODEL_VERSION",
         log_level="DEBUG",
         max_instances=50,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,15 @@ from {{ cookiecutter.__package_name }}.model.thresholds import (
     read_project_thresholds,
 )
 from {{ cookiecutter.__package_name }}.model.train import (
+    DEFAULT_SEED,
     ProjectConfig,
     ProjectConfigError,
+    evaluate,
     find_project_config,
     train,
 )
+
+from contract import unmet, with_thresholds
 
 SOURCE = "[tool.mlprod.thresholds] in pyproject.toml"
 METRICS = {"accuracy": 0.9, "log_loss": 0.3}
@@ -115,26 +120,30 @@ def test_the_server_reads_no_thresholds_from_a_missing_or_foreign_pyproject(
     assert read_project_thresholds(tmp_path / "pyproject.toml") is None
 
 
-def test_the_generated_project_sets_a_minimum_accuracy(project: ProjectConfig) -> None:
-    assert project.thresholds.to_dict() == {"min_accuracy": 0.9}
+def test_the_generated_project_sets_a_bound_on_a_metric_of_its_task(
+    project: ProjectConfig, manifest: Manifest
+) -> None:
+    assert project.thresholds.bounds
+    assert {bound.metric for bound in project.thresholds.bounds} <= set(manifest.metrics)
 
 
 # Training ---------------------------------------------------------------------------------
 
 
-def test_training_records_the_thresholds_it_checked(
-    tmp_path: Path, data_path: Path, project: ProjectConfig
+def test_training_records_the_thresholds_it_checked(tmp_path: Path, project: ProjectConfig) -> None:
+    manifest = train(project, tmp_path, seed=0)
+    assert manifest.thresholds == project.thresholds.to_dict()
+
+
+def test_training_registers_no_model_below_a_threshold(
+    tmp_path: Path, project: ProjectConfig, manifest: Manifest
 ) -> None:
-    manifest = train(data_path, tmp_path, "iris", "1.0.0", seed=0, thresholds=project.thresholds)
-    assert manifest.thresholds == {"min_accuracy": 0.9}
-
-
-def test_training_registers_no_model_below_a_threshold(tmp_path: Path, data_path: Path) -> None:
-    thresholds = Thresholds.from_table({"min_accuracy": 0.99}, SOURCE)
+    bound, limit, violation = unmet(manifest.metrics)
+    strict = replace(project, thresholds=Thresholds.from_table({bound: limit}, SOURCE))
     with pytest.raises(ValidityError) as excinfo:
-        train(data_path, tmp_path / "models", "iris", "1.0.0", seed=0, thresholds=thresholds)
+        train(strict, tmp_path / "models", version="1.0.0", seed=0)
     assert str(excinfo.value) == (
-        f"iris 1.0.0 fails its thresholds ({SOURCE}): accuracy 0.966667 < min_accuracy 0.99; "
+        f"{project.model_name} 1.0.0 fails its thresholds ({SOURCE}): {violation}; "
         "not registered: improve the model or its data, or change the threshold, "
         "then train again"
     )
@@ -143,27 +152,32 @@ def test_training_registers_no_model_below_a_threshold(tmp_path: Path, data_path
 
 def test_cli_train_reports_a_failed_threshold_in_one_line_and_writes_nothing(
     tmp_path: Path,
-    data_path: Path,
+    project: ProjectConfig,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    write_pyproject(tmp_path, "min_accuracy = 0.95\nmin_f1_macro = 0.9\n")
-    shutil.copytree(data_path.parent, tmp_path / "data")
-    monkeypatch.chdir(tmp_path)
+    pyproject = project.root / "pyproject.toml"
+    bound, limit, violation = unmet(evaluate(project, seed=DEFAULT_SEED).metrics)
+    copy = tmp_path / "project"
+    copy.mkdir()
+    (copy / "pyproject.toml").write_text(with_thresholds(pyproject.read_text(), {bound: limit}))
+    shutil.copytree(project.root / "data", copy / "data")
+    monkeypatch.chdir(copy)
     assert cli.main(["train"]) == 1
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == (
-        f"error: iris 1.0.0 fails its thresholds ({SOURCE}): "
-        "accuracy 0.933333 < min_accuracy 0.95; not registered: improve the model or its "
-        "data, or change the threshold, then train again\n"
+    assert captured.err.startswith(
+        f"error: {project.model_name} {project.model_version} fails its thresholds ("
     )
-    assert not (tmp_path / "models").exists()
+    assert f"): {violation}; not registered: improve the model or its " in captured.err
+    assert captured.err.count("\n") == 1
+    assert not (copy / "models").exists()
 
 
 def test_a_model_meeting_its_thresholds_exactly_is_registered(
-    tmp_path: Path, data_path: Path, manifest: Manifest
+    tmp_path: Path, project: ProjectConfig, manifest: Manifest
 ) -> None:
-    exact = Thresholds.from_table({"min_accuracy": manifest.metrics["accuracy"]}, SOURCE)
-    trained = train(data_path, tmp_path, "iris", "1.0.0", seed=0, thresholds=exact)
+    metric, value = next(iter(manifest.metrics.items()))
+    exact = Thresholds.from_table({f"min_{metric}": value}, SOURCE)
+    trained = train(replace(project, thresholds=exact), tmp_path, seed=0)
     assert trained.metrics == manifest.metrics

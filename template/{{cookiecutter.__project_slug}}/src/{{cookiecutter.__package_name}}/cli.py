@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -22,6 +23,8 @@ from .model.train import (
     DatasetError,
     ProjectConfig,
     ProjectConfigError,
+    data_config,
+    evaluate,
     find_project_config,
     train,
 )
@@ -49,23 +52,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     project = find_project_config()
-    data = args.data or _shortest(project.root / "data" / "iris.csv")
+    data = data_config(project)
+    if args.data:
+        data = dataclasses.replace(data, path=args.data.resolve())
+    shown = _shortest(data.path)
+    if args.dry_run:
+        result = evaluate(project, data=data, seed=args.seed)
+        print(f"Evaluated {project.model_name} on {shown} (dry run: nothing registered)")
+        _print_metrics(result.metrics)
+        if result.violations:
+            print(f"  {'thresholds':<10} NOT met: {'; '.join(result.violations)}")
+            return 1
+        print(f"  {'thresholds':<10} {_met(project.thresholds)}")
+        return 0
     models_dir = _models_dir(args, project)
-    manifest = train(
-        data,
-        models_dir,
-        project.model_name,
-        project.model_version,
-        seed=args.seed,
-        thresholds=project.thresholds,
-    )
-    print(f"Trained {manifest.name} {manifest.version} on {data}")
-    for metric, value in manifest.metrics.items():
-        print(f"  {metric:<10} {value:.4f}")
+    manifest = train(project, models_dir, data=data, seed=args.seed)
+    print(f"Trained {manifest.name} {manifest.version} on {shown}")
+    _print_metrics(manifest.metrics)
     print(f"  {'thresholds':<10} {_met(project.thresholds)}")
     print(f"  {'artifact':<10} {models_dir / manifest.artifact.file}")
     print(f"  {'manifest':<10} {manifest_path(models_dir, manifest.name, manifest.version)}")
     return 0
+
+
+def _print_metrics(metrics: dict[str, float]) -> None:
+    for metric, value in metrics.items():
+        print(f"  {metric:<10} {value:.4f}")
 
 
 def _met(thresholds: Thresholds) -> str:
@@ -252,12 +264,19 @@ def _parser() -> argparse.ArgumentParser:
     train_parser = commands.add_parser(
         "train",
         help="train the model version named in pyproject.toml and register it",
-        description="Train the model version named in [tool.mlprod] of pyproject.toml, "
-        "evaluate it on held-out rows, check [tool.mlprod.thresholds] and write its "
-        "artifact and manifest.",
+        description="Train the model version named in [tool.mlprod] of pyproject.toml on "
+        "the data in [tool.mlprod.data], evaluate it on held-out rows, check "
+        "[tool.mlprod.thresholds] and write its artifact and manifest.",
     )
     train_parser.add_argument(
-        "--data", type=Path, help="training CSV, target in the last column (default: data/iris.csv)"
+        "--data",
+        type=Path,
+        help="another CSV or Parquet file with the same columns (default: [tool.mlprod.data] path)",
+    )
+    train_parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="fit and evaluate only: print the metrics, register nothing, use no version",
     )
     train_parser.add_argument("--models-dir", type=Path, help=models_dir_help)
     train_parser.add_argument(

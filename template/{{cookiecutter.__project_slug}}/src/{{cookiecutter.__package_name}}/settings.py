@@ -36,6 +36,8 @@ class Settings:
     models_dir: Path = Path("models")
     model_name: str = "{{ cookiecutter.__model_name }}"
     model_version: str = LATEST
+    model_version_from: str = "default (MODEL_VERSION unset)"
+    """What set `model_version`, for the log: ``MODEL_VERSION`` or the default."""
     log_level: str = "INFO"
     max_instances: int = 1000
     pyproject: Path | None = Path("pyproject.toml")
@@ -75,6 +77,9 @@ class Settings:
             models_dir=Path(environ.get("MODELS_DIR", str(defaults.models_dir))),
             model_name=_non_empty(environ, "MODEL_NAME", defaults.model_name),
             model_version=_model_version(environ, "MODEL_VERSION", defaults.model_version),
+            model_version_from="MODEL_VERSION"
+            if "MODEL_VERSION" in environ
+            else defaults.model_version_from,
             log_level=_log_level(environ, "LOG_LEVEL", defaults.log_level),
             max_instances=_positive_int(environ, "MAX_INSTANCES", defaults.max_instances),
             max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", defaults.max_body_bytes),

@@ -74,7 +74,8 @@ def create_app(
     app.set_error_serializer(serialize_error)
     app.add_error_handler(Exception, handle_unexpected)
 
-    request_schema = RequestSchema(manifest.input_schema, settings.max_instances)
+    classifier = manifest.output.task == "classification"
+    request_schema = RequestSchema(manifest.input_schema, settings.max_instances, classifier)
     predict = PredictResource(
         served, request_schema, metrics, settings.max_body_bytes, settings.body_timeout
     )
@@ -123,6 +124,7 @@ def _load_model(settings: Settings) -> registry.LoadedModel[Predictor]:
             Predictor,
             settings.pyproject,
             settings.verified_dir,
+            configured_by=settings.model_version_from,
         )
     except registry.RegistryError as exc:
         logger.critical("cannot load the model: %s", exc)

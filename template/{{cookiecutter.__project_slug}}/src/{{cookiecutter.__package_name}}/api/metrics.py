@@ -71,6 +71,11 @@ class Metrics:
             ["field"],
             registry=registry,
         )
+        self._probability_requests = Counter(
+            "model_probability_requests",
+            "Prediction requests that asked for class probabilities.",
+            registry=registry,
+        )
         self._classes: Counter | None = None
         self._values: Histogram | None = None
         if manifest.output.task == "classification":
@@ -138,9 +143,11 @@ class Metrics:
             latency = self._latency_children[route] = self._latency.labels(route)
         latency.observe(seconds)
 
-    def predicted(self, predictions: Sequence[Any]) -> None:
+    def predicted(self, predictions: Sequence[Any], with_probabilities: bool = False) -> None:
         """Count the instances of one request and the distribution of what was predicted."""
         self._instances.inc(len(predictions))
+        if with_probabilities:
+            self._probability_requests.inc()
         if self._classes is not None:
             for value, count in _counts(predictions).items():
                 child = self._class_children.get(value)

@@ -53,8 +53,11 @@ def build_document(
         "operationId": "predict",
         "summary": "Predict one or many instances",
         "description": (
-            "Every feature of the model's input schema is required for each instance; "
-            f"unknown features are refused. Bodies over {max_body_bytes} bytes are refused."
+            "Every feature of the model's input schema is required for each instance "
+            "(`null` is taken where the schema says `nullable`: the model imputes it); "
+            "unknown features are refused. A classifier also answers each class's "
+            'probability when the request says `"return_probabilities": true`. '
+            f"Bodies over {max_body_bytes} bytes are refused."
         ),
         "tags": ["model"],
         "parameters": [{"$ref": "#/components/parameters/RequestId"}],

@@ -8,6 +8,7 @@ from typing import Any
 
 import falcon
 import gevent
+import numpy as np
 import orjson
 from pydantic import ValidationError
 
@@ -45,6 +46,7 @@ class PredictResource:
         self._metrics = metrics
         self._max_body_bytes = max_body_bytes
         self._classifier = served.manifest.output.task == "classification"
+        self._class_keys = [str(label) for label in served.manifest.output.classes]
         name, version = served.manifest.name, served.manifest.version
         self._identity = {"name": name, "version": version}
         self._log_identity = {"model_name": name, "model_version": version}
@@ -57,22 +59,35 @@ class PredictResource:
         # from here on nothing waits on a socket: harakiri covers the work (see harakiri.py)
         with self._harakiri:
             try:
-                features = self._request_schema.parse(body)
+                features, with_probabilities = self._request_schema.parse(body)
             except ValidationError as exc:
                 self._metrics.validation_failed(item["loc"] for item in exc.errors())
                 raise from_validation_error(exc) from None
             log_fields["instances"] = len(features)
             try:
                 predictions = self._model.predict(features).tolist()
+                probabilities = self._probabilities(features) if with_probabilities else None
             except InvalidInputError as exc:
                 raise ApiError(422, "invalid_input", str(exc)) from None
-        self._metrics.predicted(predictions)
+        self._metrics.predicted(predictions, with_probabilities)
+        answer: dict[str, Any] = {"predictions": predictions, "model": self._identity}
         if len(predictions) <= LOGGED_PREDICTIONS:
             log_fields["predictions"] = predictions
         else:
             log_fields["prediction_summary"] = _summary(predictions, self._classifier)
+        if probabilities is not None:
+            answer["probabilities"] = probabilities
+            log_fields["return_probabilities"] = True
+            if len(probabilities) <= LOGGED_PREDICTIONS:
+                log_fields["probabilities"] = probabilities
         resp.content_type = falcon.MEDIA_JSON
-        resp.data = orjson.dumps({"predictions": predictions, "model": self._identity})
+        resp.data = orjson.dumps(answer)
+
+    def _probabilities(self, features: np.ndarray) -> list[dict[str, float]]:
+        """``{"class": p, ...}`` per instance, classes as the manifest names them."""
+        keys = self._class_keys
+        rows = self._model.predict_proba(features).tolist()
+        return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def _read_body(self, req: falcon.Request) -> bytes:
         """The body, refused before it is read when it is empty or over the limit.

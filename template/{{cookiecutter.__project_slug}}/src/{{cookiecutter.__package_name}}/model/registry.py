@@ -2,7 +2,7 @@
 
 Each version of a model is two files in the models directory::
 
-    <name>-<version><suffix>    the artifact, e.g. iris-classifier-1.2.0.joblib
+    <name>-<version><suffix>    the artifact, e.g. iris-classifier-1.2.0.skops
     <name>-<version>.json       its manifest
 
 Versions are semantic versions. A version exists once its manifest exists; it is
@@ -34,7 +34,7 @@ from typing import Any, Generic, TypeVar
 
 import semver
 
-from .base import Model, ModelT
+from .base import Model, ModelT, UnsafeModelFileError
 from .schema import InputSchema
 from .thresholds import Thresholds, ThresholdsError, read_project_thresholds
 
@@ -62,6 +62,10 @@ class ManifestError(RegistryError):
 
 class IntegrityError(RegistryError):
     """An artifact is missing or its SHA-256 differs from its manifest's."""
+
+
+class UnsafeArtifactError(RegistryError):
+    """An artifact whose hash matches but whose content the model's loader refuses."""
 
 
 class ValidityError(RegistryError):
@@ -326,7 +330,11 @@ def load(
     version = resolve_version(models_dir, name, requested)
     manifest = check(models_dir, name, version, model_type, thresholds)
     artifact = artifact_path(models_dir, name, version, model_type)
-    return LoadedModel(model=model_type.load(artifact), manifest=manifest)
+    try:
+        model = model_type.load(artifact)
+    except UnsafeModelFileError as exc:
+        raise UnsafeArtifactError(f"{artifact.parent}: {exc}") from None
+    return LoadedModel(model=model, manifest=manifest)
 
 
 def check(
@@ -345,11 +353,10 @@ def check(
     """
     path = manifest_path(models_dir, name, version)
     manifest = read_manifest(path)
-    expected = (name, str(version), model_type.framework)
-    if (manifest.name, manifest.version, manifest.framework) != expected:
+    if (manifest.name, manifest.version) != (name, str(version)):
         raise ManifestError(
-            f"{path}: describes {manifest.framework} model {manifest.name} {manifest.version}, "
-            f"expected {model_type.framework} model {name} {version}"
+            f"{path}: describes model {manifest.name} {manifest.version}, "
+            f"expected model {name} {version}"
         )
     artifact = artifact_path(models_dir, name, version, model_type)
     if manifest.artifact.file != artifact.name:
@@ -390,6 +397,7 @@ def load_chosen(
     model_type: type[ModelT],
     pyproject: Path | None,
     verified_dir: Path | None = None,
+    configured_by: str = "MODEL_VERSION",
 ) -> tuple[LoadedModel[ModelT], Choice]:
     """What a server loads at start: the version `choose` picks, through every gate.
 
@@ -398,7 +406,7 @@ def load_chosen(
     With ``verified_dir`` (see `load_verified`), a worker that starts after the files
     changed on disk loads the copy verified when the server started.
     """
-    choice = choose(models_dir, configured)
+    choice = choose(models_dir, configured, configured_by)
     try:
         thresholds = None if pyproject is None else read_project_thresholds(pyproject)
     except ThresholdsError as exc:

@@ -1,7 +1,8 @@
 """The input schema: which features a model takes, in which order, of which types.
 
 It is recorded in every manifest and is the API's contract: request validation is
-built from it, so a model trained on new features needs no API change.
+built from it, so a model trained on new features needs no API change. In the feature
+matrix a missing value is NaN in a numeric column and ``""`` in a string one (`MISSING_STRING`).
 """
 
 from __future__ import annotations
@@ -16,15 +17,23 @@ FeatureType = Literal["number", "integer", "string"]
 Value = float | int | str
 
 FEATURE_TYPES: tuple[FeatureType, ...] = get_args(FeatureType)
+MISSING_STRING = ""
+"""A missing categorical value. A string, not NaN, so that the imputer sees one type
+(and the pipeline can be converted to ONNX, whose string imputer needs a string)."""
 
 
 @dataclass(frozen=True)
 class Feature:
-    """One input feature. ``allowed`` lists the values of a ``string`` (categorical) one."""
+    """One input feature. ``allowed`` lists the values of a ``string`` (categorical) one.
+
+    ``nullable`` features had gaps in the training data: the model imputes them, so a
+    request may give ``null`` for them.
+    """
 
     name: str
     type: FeatureType
     allowed: tuple[str, ...] | None = None
+    nullable: bool = False
 
     def __post_init__(self) -> None:
         if self.type not in FEATURE_TYPES:
@@ -38,7 +47,7 @@ class InputSchema:
     """The ordered features of a model, with one example instance taken from its data."""
 
     features: tuple[Feature, ...]
-    example: dict[str, Value]
+    example: dict[str, Value | None]
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -48,6 +57,11 @@ class InputSchema:
     def categorical(self) -> tuple[int, ...]:
         """Column indices of the string features."""
         return tuple(i for i, feature in enumerate(self.features) if feature.type == "string")
+
+    @property
+    def nullable(self) -> tuple[int, ...]:
+        """Column indices of the features that may be missing (``null``)."""
+        return tuple(i for i, feature in enumerate(self.features) if feature.nullable)
 
     @property
     def dtype(self) -> np.dtype:
@@ -61,6 +75,7 @@ class InputSchema:
                     "name": f.name,
                     "type": f.type,
                     "allowed": None if f.allowed is None else [*f.allowed],
+                    "nullable": f.nullable,
                 }
                 for f in self.features
             ],
@@ -74,6 +89,7 @@ class InputSchema:
                 name=item["name"],
                 type=item["type"],
                 allowed=None if item.get("allowed") is None else tuple(item["allowed"]),
+                nullable=bool(item.get("nullable", False)),
             )
             for item in data["features"]
         )
