@@ -24,6 +24,11 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from template_versions import NEW, OLD, PROJECT_DIR, commit, make_old_project
+from typer.testing import CliRunner
+
+from mlprod_cli.main import app
+from mlprod_cli.templating.source import bundled_template, stage
 
 ROOT = Path(__file__).resolve().parent.parent
 OVERLAYS = ("staging", "production")
@@ -182,9 +187,7 @@ def test_every_overlay_renders_and_validates_against_the_kubernetes_schemas(
         if manifest["apiVersion"].startswith("monitoring.coreos.com/"):
             continue  # a CRD: no schema in the package; its fields are checked below
         kubernetes_validate.validate(manifest, version, strict=True)
-    assert {"Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"} <= set(
-        kinds
-    )
+    assert {"Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"} <= set(kinds)
     assert kinds.count("ConfigMap") == 1
 
 
@@ -199,7 +202,8 @@ def test_only_production_has_a_service_monitor(rendered: dict[str, list[Manifest
     assert not [m for m in rendered["staging"] if m["kind"] == "ServiceMonitor"]
     monitor = one(rendered["production"], "ServiceMonitor")
     service = one(rendered["production"], "Service")
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    selected = monitor["spec"]["selector"]["matchLabels"]
+    assert selected.items() <= service["metadata"]["labels"].items()
     (endpoint,) = monitor["spec"]["endpoints"]
     assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
 
@@ -383,8 +387,8 @@ def test_a_project_with_another_name_derives_every_name_and_label_from_it(
         kind = manifest["kind"]
         assert metadata["name"].startswith(OTHER_SLUG), kind
         assert metadata["labels"]["app.kubernetes.io/name"] == OTHER_SLUG, kind
-        assert metadata["labels"].get("app.kubernetes.io/instance", OTHER_SLUG).startswith(
-            OTHER_SLUG
+        assert (
+            metadata["labels"].get("app.kubernetes.io/instance", OTHER_SLUG).startswith(OTHER_SLUG)
         ), kind
         if kind != "Namespace":
             assert metadata["namespace"] == f"{OTHER_SLUG}-{overlay}", kind
@@ -403,3 +407,40 @@ def test_a_project_with_another_name_derives_every_name_and_label_from_it(
     for value in strings(manifests):
         for path_part in re.findall(r"/(?:etc|var/run)/([\w-]+)/", value):
             assert path_part == OTHER_SLUG
+
+
+# Updates ---------------------------------------------------------------------------------
+
+
+def test_updating_a_project_made_before_the_manifests_brings_them_without_conflict(
+    tmp_path: Path, isolated_git: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Template 0.0.1 is today's without `deploy/` (as the template was before it had one);
+    0.0.2 is today's. A project made from 0.0.1, with its own README edit, is updated."""
+    templates = tmp_path / "cache" / "templates"
+    templates.mkdir(parents=True)
+    old = stage(bundled_template(), templates / "staging").rename(templates / OLD)
+    shutil.rmtree(old / PROJECT_DIR / "deploy")
+    stage(bundled_template(), templates / "staging2").rename(templates / NEW)
+    project = make_old_project(tmp_path / "cache", tmp_path / "projects")
+    readme = project / "README.md"
+    readme.write_text(readme.read_text() + "\n## Our notes\n\nOn call: the risk team.\n")
+    commit(project)
+    monkeypatch.setenv("MLPROD_CACHE_DIR", str(tmp_path / "cache"))
+
+    result = CliRunner().invoke(app, ["update", "--project", str(project), "--to", NEW])
+
+    assert result.exit_code == 0, result.output
+    added = sorted(
+        line.split()[1] for line in result.output.splitlines() if line.strip().startswith("added")
+    )
+    expected = sorted(
+        str(path.relative_to(templates / NEW / PROJECT_DIR))
+        for path in (templates / NEW / PROJECT_DIR / "deploy").rglob("*")
+        if path.is_file()
+    )
+    assert added == expected
+    assert "conflict" not in result.output
+    assert readme.read_text().endswith("On call: the risk team.\n")
+    staging = project / "deploy" / "kubernetes" / "overlays" / "staging"
+    assert "namespace: iris-classifier-staging" in (staging / "kustomization.yaml").read_text()
