@@ -136,9 +136,7 @@ def test_the_overlay_gets_the_image_built_its_digest_and_the_model_version(
     assert "digest" not in yaml.safe_load(production.read_text())["images"][0]
 
 
-def test_kustomize_renders_the_pinned_image_by_its_digest(
-    project: Path, fake_docker: Path
-) -> None:
+def test_kustomize_renders_the_pinned_image_by_its_digest(project: Path, fake_docker: Path) -> None:
     kubectl, why = find_kubectl()
     if kubectl is None:
         pytest.skip(why)
@@ -191,7 +189,8 @@ def test_json_says_what_the_overlay_was_pinned_to(project: Path, fake_docker: Pa
         ),
         (
             ["--kubernetes", "../base"],
-            "mlprod: --kubernetes ../base: no deploy/kubernetes/overlays/../base/kustomization.yaml "
+            "mlprod: --kubernetes ../base: no "
+            "deploy/kubernetes/overlays/../base/kustomization.yaml "
             "(overlays here: production, staging)",
         ),
         (
