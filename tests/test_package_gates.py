@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from projects import new_project
+from test_kubernetes import find_kubectl
 from typer.testing import CliRunner
 
 from mlprod_cli.main import app
@@ -49,8 +51,9 @@ def packaged(project: Path, bin_dir: Path) -> dict[str, Any]:
     problem = engine_problem()
     if problem and IN_CI:
         pytest.fail(f"CI=true but no container engine: {problem} (.ci/run starts one)")
-    image = "--no-image" if problem else "--image"
-    result = CliRunner().invoke(app, ["package", "--project", str(project), "--json", image])
+    # With the image, the staging overlay is pinned to it too (checked below).
+    image = ["--no-image"] if problem else ["--image", "--kubernetes", "staging"]
+    result = CliRunner().invoke(app, ["package", "--project", str(project), "--json", *image])
     assert result.exit_code == 0, result.output
     return {**json.loads(result.stdout), "engine_problem": problem}
 
@@ -112,3 +115,24 @@ def test_the_packaged_image_starts_turns_healthy_and_answers(
     assert result.returncode == 0, result.stdout[-3000:]
     assert "3 passed" in result.stdout
     assert " skipped" not in result.stdout
+
+
+def test_the_staging_overlay_runs_the_image_built(packaged: dict[str, Any], project: Path) -> None:
+    images = made(packaged, "image")
+    if not images:
+        pytest.skip(f"no container engine here: {packaged['engine_problem']}")
+    digest = images[0].get("digest")
+    reference = f"{SLUG}:0.1.0" + (f"@{digest}" if digest else "")
+    print(f"overlay pinned to {reference}")
+    assert packaged["kubernetes"]["image"] == reference
+    kubectl, why = find_kubectl()
+    if kubectl is None:
+        pytest.fail(why) if IN_CI else pytest.skip(why)
+    overlay = project / "deploy" / "kubernetes" / "overlays" / "staging"
+    rendered = subprocess.run(
+        [kubectl, "kustomize", str(overlay)], capture_output=True, text=True, check=True
+    ).stdout
+    objects = {item["kind"]: item for item in yaml.safe_load_all(rendered)}
+    (container,) = objects["Deployment"]["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == reference
+    assert objects["ConfigMap"]["data"]["MODEL_VERSION"] == "0.1.0"
