@@ -184,7 +184,10 @@ def test_the_image_serves_under_the_pods_security_context(
     port = _free_port()
     env = {item["name"]: item["value"] for item in container["env"] if "value" in item}
     env.update(objects["ConfigMap"]["data"])
-    env.update(HOST="127.0.0.1", PORT=str(port), UWSGI_PROCESSES="2")  # the host's network
+    # On the host's network: free ports for the service and for uWSGI's stats (PORT + 1
+    # by default, which may be taken).
+    env.update(HOST="127.0.0.1", PORT=str(port), STATS_PORT=str(_free_port()))
+    env.update(UWSGI_PROCESSES="2")
     keys = tmp_path / "keys"
     keys.write_text("# the Secret's file\nk8s-test-key\n")
     keys.chmod(0o644)
