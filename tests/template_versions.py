@@ -68,7 +68,7 @@ def _make_versions(templates: Path) -> None:
 
     moved = templates / MOVED
     shutil.copytree(new, moved)
-    (moved / PROJECT_DIR / "deploy").mkdir()
+    (moved / PROJECT_DIR / "deploy").mkdir(exist_ok=True)
     (moved / PROJECT_DIR / "uwsgi.ini").rename(moved / PROJECT_DIR / "deploy" / "uwsgi.ini")
 
 

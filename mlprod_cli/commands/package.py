@@ -31,6 +31,16 @@ def package(
             show_default=False,
         ),
     ] = None,
+    kubernetes: Annotated[
+        str | None,
+        typer.Option(
+            "--kubernetes",
+            metavar="OVERLAY",
+            help="Pin deploy/kubernetes/overlays/OVERLAY to the image built (name, tag, digest) "
+            "and the model version; written only when the package succeeds.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print what was made as JSON, for CI.")
     ] = False,
@@ -41,14 +51,16 @@ def package(
     models/<model>-<version>.tar.gz (the trained artifact and its manifest, for the
     model_version in pyproject.toml) and SHA256SUMS (`sha256sum -c SHA256SUMS` checks
     them), and builds the image, pinned to serve that version. Prints each file's path,
-    size and SHA-256. Nothing is written unless everything succeeds.
+    size and SHA-256. With --kubernetes OVERLAY, that Kustomize overlay's `images:` entry
+    and MODEL_VERSION are set to what was built. Nothing is written unless everything
+    succeeds.
     """
     from mlprod_cli.project import resolve_project
     from mlprod_cli.release.packaging import package as make_package
 
     project = resolve_project(project_dir)
     out_dir = (out or project.root / "dist").resolve()
-    done = make_package(project, out_dir, image=image, progress=_say)
+    done = make_package(project, out_dir, image=image, kubernetes=kubernetes, progress=_say)
     if done.image_skipped:
         console.say(f"{done.image_skipped}; wrote the rest (pass --no-image to skip it quietly)")
     rows = [{**made.to_dict(), "path": console.shown(made.path)} for made in done.made]
@@ -60,6 +72,13 @@ def package(
             "made": rows,
             "image_skipped": done.image_skipped,
         }
+        if done.pinned:
+            overlay, pin = done.pinned
+            document["kubernetes"] = {
+                "overlay": console.shown(overlay.path),
+                "image": pin.reference,
+                "model_version": pin.model_version,
+            }
         typer.echo(json.dumps(document, indent=2))
         return
     typer.echo(
@@ -67,6 +86,12 @@ def package(
         f"in {console.shown(done.out_dir)}"
     )
     typer.echo(_table(rows))
+    if done.pinned:
+        overlay, pin = done.pinned
+        typer.echo(
+            f"Pinned {console.shown(overlay.path)} to {pin.reference}, "
+            f"MODEL_VERSION={pin.model_version}"
+        )
 
 
 def _say(message: str) -> None:

@@ -28,7 +28,9 @@ from typing import Any
 from mlprod_cli.errors import UserError
 from mlprod_cli.project import MODELS, Project  # the bundles' folder is named as the project's
 from mlprod_cli.project.environment import find_uv
+from mlprod_cli.project.files import write_files
 from mlprod_cli.project.models import TrainedModel, find_trained_model, sha256_file
+from mlprod_cli.release.kubernetes import ImagePin, Overlay, find_overlay
 
 CHECKSUMS = "SHA256SUMS"
 ENGINE_TIMEOUT = 20.0
@@ -52,9 +54,12 @@ class Made:
     """Bytes: the file's, or the image's as the engine reports it."""
     sha256: str
     """The file's SHA-256; for an image, its id (the SHA-256 of its configuration)."""
+    digest: str | None = None
+    """For an image, its manifest's digest (``sha256:...``) when the engine gives one."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "path": self.path, "size": self.size, "sha256": self.sha256}
+        made = {"kind": self.kind, "path": self.path, "size": self.size, "sha256": self.sha256}
+        return {**made, "digest": self.digest} if self.digest else made
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class Packaged:
     made: tuple[Made, ...]
     image_skipped: str | None
     """Why no image was built, when none was (None when one was, or --no-image)."""
+    pinned: tuple[Overlay, ImagePin] | None = None
+    """The Kubernetes overlay pinned to the image (``--kubernetes``), and to what."""
 
 
 def trained_model(project: Project) -> TrainedModel:
@@ -186,7 +193,19 @@ def build_image(project: Project, reference: str, docker: str = "docker") -> Mad
         path=reference,
         size=int(described["Size"]),
         sha256=str(described["Id"]).removeprefix("sha256:"),
+        digest=repo_digest(reference, described.get("RepoDigests") or []),
     )
+
+
+def repo_digest(reference: str, repo_digests: Sequence[str]) -> str | None:
+    """The digest among the engine's ``RepoDigests`` (``<repository>@sha256:...``) whose
+    repository is the reference's name (podman adds ``localhost/``, Docker ``docker.io/``)."""
+    name = reference.rpartition(":")[0] or reference
+    for entry in repo_digests:
+        repository, _, digest = str(entry).partition("@")
+        if digest.startswith("sha256:") and (repository == name or repository.endswith(f"/{name}")):
+            return digest
+    return None
 
 
 def package(
@@ -194,19 +213,32 @@ def package(
     out_dir: Path,
     *,
     image: bool | None = None,
+    kubernetes: str | None = None,
     progress: Progress = lambda message: None,
 ) -> Packaged:
     """Build everything into a scratch folder, then move it into ``out_dir``.
 
     ``image``: True builds the image and needs an engine; None (the default) builds it when
     an engine answers, and otherwise says why not; False never builds it.
+    ``kubernetes``: an overlay of ``deploy/kubernetes/overlays/`` to pin to the image built
+    and the model version packaged; it needs the image, and is written last, only when
+    everything else succeeded.
     """
     model = trained_model(project)
     if out_dir.exists() and not out_dir.is_dir():
         raise PackageError(f"--out {out_dir} is a file, not a folder")
+    overlay = find_overlay(project.root, kubernetes) if kubernetes is not None else None
+    if overlay and image is False:
+        raise PackageError(
+            f"--kubernetes {kubernetes} pins the overlay to the image built: drop --no-image"
+        )
     problem = engine_problem() if image is not False else None
     if image is True and problem:
         raise PackageError(f"--image needs a container engine: {problem}; or pass --no-image")
+    if overlay and problem:
+        raise PackageError(
+            f"--kubernetes {kubernetes} needs the image, so a container engine: {problem}"
+        )
     with tempfile.TemporaryDirectory(prefix="mlprod-package-") as scratch:
         staging = Path(scratch)
         progress(f"Building the sdist and wheel of {project.slug} (python -m build)")
@@ -218,14 +250,36 @@ def package(
             reference = image_reference(project)
             progress(f"Building the image {reference} (docker build; the first takes minutes)")
             built_image = build_image(project, reference)
+        # The overlay's new text, made before anything is published: a kustomization that
+        # cannot be pinned stops the package here, with nothing written.
+        pin = image_pin(project, built_image) if overlay and built_image else None
+        pinned_text = overlay.pinned(pin) if overlay and pin else None
         kinds = {**{path: _distribution_kind(path) for path in distributions}, bundle: "model"}
         published = _publish(kinds, staging, out_dir)
     checksums = write_checksums(out_dir, list(published))
     made = [_made(kind, path) for path, kind in [*published.items(), (checksums, "checksums")]]
     if built_image:
         made.append(built_image)
+    pinned = None
+    if overlay and pin and pinned_text is not None:
+        write_files({overlay.path: pinned_text})
+        pinned = (overlay, pin)
     skipped = None if image is False or built_image else f"no image built: {problem}"
-    return Packaged(model=model, out_dir=out_dir, made=tuple(made), image_skipped=skipped)
+    return Packaged(
+        model=model, out_dir=out_dir, made=tuple(made), image_skipped=skipped, pinned=pinned
+    )
+
+
+def image_pin(project: Project, image: Made) -> ImagePin:
+    """What an overlay is pinned to: the image built (the base names it by the slug)."""
+    name, _, tag = image.path.rpartition(":")
+    return ImagePin(
+        image_name=project.slug,
+        new_name=name,
+        tag=tag,
+        digest=image.digest,
+        model_version=project.model_version,
+    )
 
 
 def _distribution_kind(path: Path) -> str:
