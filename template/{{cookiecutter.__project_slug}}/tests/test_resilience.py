@@ -239,13 +239,18 @@ def test_a_hung_request_is_killed_by_harakiri_while_the_other_worker_answers(
 
 
 def test_a_hung_request_is_killed_even_after_another_finished_while_its_body_came(
-    serve: Any, stalling_models_dir: Path
+    serve: Any, models_dir: Path
 ) -> None:
     """Under gevent a request finishing disarms uWSGI's harakiri; the app re-arms it."""
     harakiri = 2
     server = serve(
-        stalling_models_dir,
-        env={"UWSGI_HARAKIRI": str(harakiri), "PYTHONPATH": str(TESTS), "UWSGI_PROCESSES": "1"},
+        models_dir,
+        env={
+            "UWSGI_HARAKIRI": str(harakiri),
+            "PYTHONPATH": str(TESTS),
+            "UWSGI_IMPORT": "stall_worker",
+            "UWSGI_PROCESSES": "1",
+        },
     )
     body = STALLING_BODY.encode()
     head = (
