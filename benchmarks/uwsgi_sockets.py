@@ -3,12 +3,14 @@
     .venv/bin/python benchmarks/uwsgi_sockets.py PROJECT [--requests 3000] [--recycle 200]
                                                  [--seconds 5] [--rounds 2]
 
-PROJECT is a generated, installed (`.venv`) and trained project. Two variants of its
-uwsgi.ini are compared: as shipped (`http-socket` with `Connection: close`) and with
-`http11-socket` (keep-alive) in their place. For each, two workers recycling every
---recycle requests serve --requests predictions from one client that reuses its connection
-whenever the server lets it; the failures are counted. Then, when `wrk` is installed, one
-worker serves wrk's one connection for --seconds, --rounds times, the variants interleaved.
+PROJECT is a generated, installed (`.venv`) and trained project. Three variants of its
+uwsgi.ini are compared: as shipped (`http-socket` with `Connection: close`); uWSGI's HTTP
+router with keep-alive (`http` + `http-keepalive`) in front of the same gevent workers,
+which it reaches on a local unix socket; and `http11-socket` (keep-alive) without gevent.
+For each, two workers recycling every --recycle requests serve --requests predictions from
+one client that reuses its connection whenever the server lets it; the failures are
+counted. Then, when `wrk` is installed, one worker serves wrk's one connection, and two
+workers its four, for --seconds, --rounds times, the variants interleaved.
 A benchmark prints figures; the tests assert the behaviour (tests/test_resilience.py).
 """
 
@@ -31,7 +33,9 @@ from pathlib import Path
 from mlprod_cli.project.server import LOOPBACK, free_port, request, stop
 
 SHIPPED = "http-socket + Connection: close"
+ROUTER = "http router + http-keepalive"
 KEEP_ALIVE = "http11-socket (keep-alive)"
+VARIANTS = (SHIPPED, ROUTER, KEEP_ALIVE)
 INSTANCE = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 BODY = json.dumps({"instances": [INSTANCE]})
 WRK_SCRIPT = f"""wrk.method = "POST"
@@ -45,6 +49,15 @@ def variant_ini(project: Path, variant: str) -> str:
     text = (project / "uwsgi.ini").read_text()
     if variant == SHIPPED:
         return text
+    if variant == ROUTER:
+        # the router holds the client connections and hands each request to a worker on
+        # a unix socket in the metrics directory; the workers keep gevent
+        router = (
+            "http = %(bind_host):%(bind_port)\nhttp-keepalive = 1\n"
+            "socket = %(metrics_dir)/workers.sock\n"
+        )
+        text = re.sub(r"^http-socket = .*\n", router, text, flags=re.MULTILINE)
+        return re.sub(r"^add-header = Connection: close\n", "", text, flags=re.MULTILINE)
     text = re.sub(r"^http-socket = ", "http11-socket = ", text, flags=re.MULTILINE)
     # under uWSGI's gevent loop a kept-alive http11-socket connection never gets its second
     # answer: the keep-alive variant runs without it, one connection per worker at a time
@@ -70,6 +83,7 @@ def serving(project: Path, variant: str, processes: int, *args: str) -> Iterator
             "HOST": LOOPBACK,
             "PORT": str(port),
             "STATS_PORT": str(free_port()),
+            "RECYCLE_REQUESTS": "100000000",
             "UWSGI_PROCESSES": str(processes),
             "PROMETHEUS_MULTIPROC_DIR": metrics,
             "LOG_LEVEL": "WARNING",
@@ -125,23 +139,26 @@ def resets(project: Path, variant: str, requests: int, recycle: int) -> tuple[Co
     return failures, requests // recycle
 
 
-def throughput(project: Path, variant: str, seconds: int) -> str:
+def throughput(project: Path, variant: str, seconds: int, processes: int, connections: int) -> str:
     with (
         tempfile.NamedTemporaryFile("w", suffix=".lua") as script,
-        serving(project, variant, 1) as port,
+        serving(project, variant, processes) as port,
     ):
         script.write(WRK_SCRIPT)
         script.flush()
         wrk = subprocess.run(
-            ["wrk", "-t1", "-c1", f"-d{seconds}s", "--latency", "-s", script.name,
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name,
              f"http://{LOOPBACK}:{port}/v1/predict"],
             capture_output=True, text=True, check=True,
         )  # fmt: skip
     rate = re.search(r"Requests/sec:\s+([\d.]+)", wrk.stdout)
-    p99 = re.search(r"99%\s+(\S+)", wrk.stdout)
+    # the latency distribution's lines, not a "+/- Stdev" column that ends in 50% or 99%
+    p50 = re.search(r"^\s+50%\s+(\S+)", wrk.stdout, re.MULTILINE)
+    p99 = re.search(r"^\s+99%\s+(\S+)", wrk.stdout, re.MULTILINE)
     errors = re.search(r"Socket errors: .*|Non-2xx.*", wrk.stdout)
     return (
-        f"{float(rate.group(1)) if rate else 0:8.0f} req/s  p99 {p99.group(1) if p99 else '?':>8}"
+        f"{float(rate.group(1)) if rate else 0:8.0f} req/s  p50 {p50.group(1) if p50 else '?':>8}"
+        f"  p99 {p99.group(1) if p99 else '?':>8}"
         f"  {errors.group(0) if errors else ''}"
     )
 
@@ -157,19 +174,21 @@ def main() -> None:
     project = args.project.resolve()
     print(f"{os.cpu_count()} CPUs; one client reusing its connection, two workers recycled")
     print(f"every {args.recycle} requests, {args.requests} requests:")
-    for variant in (SHIPPED, KEEP_ALIVE):
+    for variant in VARIANTS:
         failures, recycles = resets(project, variant, args.requests, args.recycle)
         shown = ", ".join(f"{n} {kind}" for kind, n in failures.items()) or "none"
         print(f"  {variant:<32} ~{recycles} recycles, failed requests: {shown}")
     if shutil.which("wrk") is None:
         print("wrk is not installed: no throughput figures")
         return
-    print(f"One worker, wrk with one connection, {args.seconds} s a run:")
-    for round_number in range(1, args.rounds + 1):
-        for variant in (SHIPPED, KEEP_ALIVE):
-            print(
-                f"  round {round_number} {variant:<32} {throughput(project, variant, args.seconds)}"
-            )
+    for processes, connections in ((1, 1), (2, 4)):
+        print(
+            f"{processes} worker(s), wrk with {connections} connection(s), {args.seconds} s a run:"
+        )
+        for round_number in range(1, args.rounds + 1):
+            for variant in VARIANTS:
+                figures = throughput(project, variant, args.seconds, processes, connections)
+                print(f"  round {round_number} {variant:<32} {figures}")
 
 
 if __name__ == "__main__":

@@ -79,7 +79,8 @@ def running(
         tempfile.TemporaryFile(mode="w+b") as log,
         tempfile.TemporaryDirectory(prefix="mlprod-metrics-") as metrics,
     ):
-        # STATS_PORT too: uWSGI's default (PORT + 1) may be taken by another server. The
+        # STATS_PORT too: a project made from an older template puts its stats on
+        # PORT + 1 unless told, and that port may be taken (newer ones use a unix socket). The
         # Prometheus files go to a folder that goes with the server.
         environ = {
             **os.environ,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -226,3 +227,63 @@ def test_the_workers_warn_when_they_run_as_root(server: Server) -> None:
     if root:
         assert warnings[0]["level"] == "WARNING"
         assert "UWSGI_UID" in warnings[0]["message"]
+
+
+def port_below_a_busy_one() -> tuple[int, socket.socket]:
+    """A free port PORT whose PORT + 1 another listener holds; that listener, to close."""
+    for _ in range(50):
+        busy = socket.socket()
+        busy.bind((LOOPBACK, 0))
+        busy.listen()
+        port = busy.getsockname()[1] - 1
+        with socket.socket() as probe:
+            try:
+                probe.bind((LOOPBACK, port))
+            except OSError:
+                busy.close()
+                continue
+        return port, busy
+    pytest.fail("found no free port just below a busy one")
+
+
+def unix_stats(path: Path) -> dict[str, Any]:
+    """uWSGI's stats, asked over its unix socket with one HTTP/1.0 request."""
+    with socket.socket(socket.AF_UNIX) as client:
+        client.settimeout(5)
+        client.connect(str(path))
+        client.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        reply = b""
+        while chunk := client.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200"), head
+    return json.loads(body)
+
+
+def test_a_server_starts_when_the_port_above_its_own_is_taken(
+    project: ProjectConfig,
+    models_dir: Path,
+    manifest: Manifest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """STATS_PORT unset: the stats go to a unix socket, so PORT + 1 being busy is no matter."""
+    uwsgi = require_uwsgi()
+    port, busy = port_below_a_busy_one()
+    metrics_dir = tmp_path_factory.mktemp("metrics")
+    environ = uwsgi_environ(models_dir, manifest, port, 0, metrics_dir)
+    del environ["STATS_PORT"]
+    log = tmp_path_factory.mktemp("uwsgi") / "uwsgi.log"
+    with busy, log.open("wb") as output:
+        process = subprocess.Popen(
+            [uwsgi, "--ini", str(project.root / "uwsgi.ini")],
+            cwd=project.root,
+            env=environ,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_ready(f"http://{LOOPBACK}:{port}", process, log)
+            stats = unix_stats(metrics_dir / "stats.sock")
+            assert len(stats["workers"]) == 2
+        finally:
+            stop(process)
