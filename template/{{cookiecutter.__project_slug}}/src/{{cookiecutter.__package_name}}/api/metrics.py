@@ -110,7 +110,10 @@ class Metrics:
             "model_artifact_changed",
             "1 when the served artifact on disk no longer matches its manifest (the workers "
             "serve the copy verified at start); see /health/ready for the reason.",
-            multiprocess_mode="livemax",
+            # The latest check by any live worker wins: each worker checks when it answers a
+            # probe or a scrape, so with "livemax" a worker that has not checked since the
+            # file was put back would keep reporting 1.
+            multiprocess_mode="livemostrecent",
             registry=registry,
         )
         self._features = frozenset(manifest.input_schema.names)
