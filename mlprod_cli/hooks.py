@@ -51,19 +51,43 @@ def apply_variants(project_dir: Path, context: Mapping[str, Any]) -> list[str]:
 
     Files that differ by an answer are whole files in `_variants/<key>-<value>/`, laid out
     as in the project (e.g. `_variants/task-regression/data/diabetes.csv`), rather than
-    `{% if %}` blocks. The variants of the answers given are merged into the project in
-    `VARIANT_KEYS` order; the folder is then removed. Returns the variants applied.
+    `{% if %}` blocks. Files that differ by two answers together sit in a folder naming
+    both, joined by `+` in `VARIANT_KEYS` order (e.g.
+    `_variants/task-regression+framework-xgboost/`). Every folder whose answers all match
+    is merged into the project: single answers first, in `VARIANT_KEYS` order, then
+    combined ones, so the more specific file wins. The folder is then removed. Returns
+    the variants applied, in the order they were laid down.
     """
     variants = project_dir / VARIANTS_DIR
     if not variants.is_dir():
         return []
+    chosen = []
+    for folder in variants.iterdir():
+        conditions = variant_conditions(folder.name)
+        if folder.is_dir() and all(
+            str(context.get(key)) == value for key, value in conditions.items()
+        ):
+            order = tuple(VARIANT_KEYS.index(key) for key in conditions)
+            chosen.append(((len(conditions), order), folder))
     applied = []
-    for key in VARIANT_KEYS:
-        if key not in context:
-            continue
-        chosen = variants / f"{key}-{context[key]}"
-        if chosen.is_dir():
-            shutil.copytree(chosen, project_dir, dirs_exist_ok=True)
-            applied.append(chosen.name)
+    for _, folder in sorted(chosen):
+        shutil.copytree(folder, project_dir, dirs_exist_ok=True)
+        applied.append(folder.name)
     shutil.rmtree(variants)
     return applied
+
+
+def variant_conditions(name: str) -> dict[str, str]:
+    """The answers a variant folder's name asks for: `task-regression+framework-xgboost`
+    gives ``{"task": "regression", "framework": "xgboost"}``. A name with a key outside
+    `VARIANT_KEYS` raises ValueError: a misspelt folder must not be dropped silently."""
+    conditions = {}
+    for part in name.split("+"):
+        key, _, value = part.partition("-")
+        if key not in VARIANT_KEYS or not value:
+            raise ValueError(
+                f"{VARIANTS_DIR}/{name}: {part!r} is not <answer>-<value> of "
+                f"one of {', '.join(VARIANT_KEYS)}"
+            )
+        conditions[key] = value
+    return conditions

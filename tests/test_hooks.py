@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mlprod_cli.hooks import post_generate, pre_generate
+from mlprod_cli.hooks import apply_variants, post_generate, pre_generate
 
 
 def context(**changes: str) -> dict[str, str]:
@@ -90,3 +90,27 @@ def test_post_generation_hook_runs(bake: Callable[..., Any], staged_template: Pa
         package.rmdir()
     assert result.exit_code == 0, result.exception
     assert not (result.project_path / "__pycache__").exists()
+
+
+def test_a_variant_of_two_answers_overrides_each_answer_alone(tmp_path: Path) -> None:
+    variants = tmp_path / "_variants"
+    for name, text in (
+        ("task-regression", "ridge"),
+        ("task-regression+framework-xgboost", "xgb regressor"),
+        ("task-classification+framework-xgboost", "xgb classifier"),
+        ("framework-xgboost", "framework alone"),
+    ):
+        (variants / name).mkdir(parents=True)
+        (variants / name / "estimator.py").write_text(text)
+    applied = apply_variants(tmp_path, context(task="regression", framework="xgboost"))
+    assert applied == [
+        "task-regression", "framework-xgboost", "task-regression+framework-xgboost",
+    ]  # fmt: skip
+    assert (tmp_path / "estimator.py").read_text() == "xgb regressor"
+    assert not variants.exists()
+
+
+def test_a_variant_folder_naming_no_known_answer_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "_variants" / "tsak-regression").mkdir(parents=True)
+    with pytest.raises(ValueError, match="'tsak-regression' is not <answer>-<value>"):
+        apply_variants(tmp_path, context())

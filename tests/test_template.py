@@ -275,6 +275,37 @@ def test_every_dependency_has_its_import_names_in_the_table_new_checks(
     assert not missing, f"add their import names to answers.DEPENDENCY_IMPORTS: {missing}"
 
 
+FRAMEWORK_REQUIREMENTS = {
+    "sklearn": {"scikit-learn"},
+    "xgboost": {"scikit-learn", "xgboost-cpu", "xgboost"},
+    "lightgbm": {"scikit-learn", "lightgbm"},
+}
+"""The distributions a framework's project must depend on (and no other framework's)."""
+
+
+@pytest.mark.parametrize("combination", MATRIX, ids=MATRIX_IDS)
+def test_the_estimator_and_dependencies_are_the_chosen_frameworks(
+    bake: Bake, combination: dict[str, str]
+) -> None:
+    result = bake(**combination)
+    assert result.exit_code == 0, result.exception
+    project = Path(result.project_path)
+    estimator = next(project.glob("src/*/model/estimator.py")).read_text()
+    imports = {
+        line.split()[1].partition(".")[0]
+        for line in estimator.splitlines()
+        if line.startswith(("import ", "from ")) and not line.startswith("from __future__")
+    }
+    # scikit-learn's base classes are every estimator's; no other framework is imported
+    others = set(FRAMEWORK_REQUIREMENTS) - {combination["framework"], "sklearn"}
+    assert combination["framework"] in imports
+    assert not imports & others
+    declared = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {Requirement(requirement).name.lower() for requirement in declared}
+    frameworks = set().union(*FRAMEWORK_REQUIREMENTS.values())
+    assert names & frameworks == FRAMEWORK_REQUIREMENTS[combination["framework"]]
+
+
 def test_pyproject_quotes_answers_safely(bake: Bake) -> None:
     result = bake(**OPTION_SETS["quoting"])
     meta = tomllib.loads((Path(result.project_path) / "pyproject.toml").read_text())["project"]

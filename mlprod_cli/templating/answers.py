@@ -48,6 +48,7 @@ DEPENDENCY_IMPORTS: dict[str, tuple[str, ...]] = {
     "pyarrow": ("pyarrow",),
     "skops": ("skops",),
     "xgboost": ("xgboost",),
+    "xgboost-cpu": ("xgboost",),
     "lightgbm": ("lightgbm",),
     "onnx": ("onnx",),
     "onnxruntime": ("onnxruntime",),

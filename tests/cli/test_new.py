@@ -245,8 +245,9 @@ def test_config_file_in_cookiecutter_default_context_form(
             "give one like name@example.com\n",
         ),
         (
-            ["--set", "framework=xgboost"],
-            "mlprod: framework 'xgboost' is not supported; choose one of: sklearn\n",
+            ["--set", "framework=torch"],
+            "mlprod: framework 'torch' is not supported; "
+            "choose one of: sklearn, xgboost, lightgbm\n",
         ),
         (
             ["--set", "colour=blue"],

@@ -26,6 +26,10 @@ from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
 from contract import EXAMPLE
 from servers import LOOPBACK, free_port, require_uwsgi, uwsgi_environ
 
+# The serving layer, whatever the model: the gates run these in full for the default
+# combination only (see docs/development.md); `pytest -m 'not serving'` leaves them out.
+pytestmark = pytest.mark.serving
+
 READY_TIMEOUT = 60.0
 KEY = "edge-key-0123456789"
 BODY_TIMEOUT = 2

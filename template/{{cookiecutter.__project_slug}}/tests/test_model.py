@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+import sys
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,11 @@ from {{ cookiecutter.__package_name }}.model.schema import Feature, InputSchema
 from {{ cookiecutter.__package_name }}.model.train import Dataset, ProjectConfig
 
 from contract import CLASSIFIER
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 
 def test_fit_returns_the_model(project: ProjectConfig, dataset: Dataset) -> None:
@@ -70,8 +77,12 @@ def test_probabilities_are_one_row_per_instance_summing_to_one(
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
 
 
-def test_the_framework_is_what_was_trained(predictor: Predictor) -> None:
-    assert predictor.framework == "scikit-learn"
+def test_the_framework_is_what_was_trained(predictor: Predictor, project: ProjectConfig) -> None:
+    # [tool.mlprod] framework is the import name; the manifest names its distribution
+    # (scikit-learn, xgboost-cpu, lightgbm...), the one that provides that import.
+    with (project.root / "pyproject.toml").open("rb") as file:
+        framework = tomllib.load(file)["tool"]["mlprod"]["framework"]
+    assert predictor.framework in metadata.packages_distributions()[framework]
 
 
 def test_load_refuses_a_file_that_is_not_a_skops_file(tmp_path: Path) -> None:

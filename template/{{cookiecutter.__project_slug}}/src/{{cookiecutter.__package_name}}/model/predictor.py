@@ -13,12 +13,15 @@ Scaling belongs to the estimator (`estimator.py`): linear models want it, trees 
 
 Artifacts are skops files: a data-only format whose loader builds only the types it
 trusts. scikit-learn's own and NumPy's are trusted by skops itself; `TRUSTED_TYPES`
-lists, explicitly, the few more this project's models need. Anything else in a file
+lists, explicitly, the few more this project's models need, with those its estimator
+declares (`estimator.TRUSTED_TYPES`: an XGBoost or LightGBM booster, stored in its own
+data-only format, not pickled). Anything else in a file
 (a planted pickle payload, say) is refused before any of it runs.
 """
 
 from __future__ import annotations
 
+import math
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +35,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from . import estimator as estimator_module
 from .base import InvalidInputError, Model, UnsafeModelFileError
 from .schema import MISSING_STRING, InputSchema
 
@@ -39,6 +43,7 @@ TRUSTED_TYPES = [
     "numpy.dtype",  # the dtypes of fitted arrays
     "sklearn.tree._tree.Tree",  # decision trees, random forests, extra trees
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # HistGradientBoosting*
+    *estimator_module.TRUSTED_TYPES,
 ]
 """Types beyond skops' defaults that a model file may hold. Add one only when you trust it:
 skops names any other in its refusal."""
@@ -76,10 +81,14 @@ class Predictor(Model):
 
     @property
     def framework(self) -> str:
-        """The distribution of the estimator's class (through any nested pipelines)."""
+        """The distribution of the estimator's class (through any nested pipelines, and
+        wrappers such as a label encoder that hold the real estimator in ``estimator_``)."""
         estimator = self.pipeline.steps[-1][1]
-        while isinstance(estimator, Pipeline):
-            estimator = estimator.steps[-1][1]
+        while isinstance(estimator, Pipeline) or hasattr(estimator, "estimator_"):
+            if isinstance(estimator, Pipeline):
+                estimator = estimator.steps[-1][1]
+            else:
+                estimator = estimator.estimator_
         package = type(estimator).__module__.partition(".")[0]
         if package in _DISTRIBUTIONS:
             return _DISTRIBUTIONS[package]
@@ -160,7 +169,9 @@ class Predictor(Model):
         return {
             name: value
             for name, value in sorted(params.items())
+            # JSON has no NaN or infinity (XGBoost's ``missing`` is NaN)
             if isinstance(value, _JSON_SCALARS)
+            and not (isinstance(value, float) and not math.isfinite(value))
         }
 
 

@@ -26,6 +26,10 @@ from sklearn.linear_model import Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+TRUSTED_TYPES: list[str] = []
+"""The types this estimator's model files hold beyond scikit-learn's and NumPy's
+(see `predictor.TRUSTED_TYPES`): e.g. none for a random forest, listed there already."""
+
 
 def build(params: dict[str, Any]) -> BaseEstimator:
     """The regressor to train, unfitted, with ``params`` from ``[tool.mlprod.model.params]``."""
