@@ -27,7 +27,7 @@ class Settings:
     Environment variables (see `from_env`): ``MODELS_DIR``, ``MODEL_NAME``,
     ``MODEL_VERSION`` (``latest`` or a semantic version), ``LOG_LEVEL``, ``MAX_INSTANCES``.
     ``MODEL_VERSION`` is the default choice: ``<models_dir>/SERVING``, written by
-    ``serve-version``, takes precedence over it (see `registry.choose`).
+    ``serve-version``, takes precedence over it (see `selection.choose`).
     The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``,
     ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR``; the server's: ``RECYCLE_REQUESTS``,
     ``RECYCLE_FILE`` and ``VERIFIED_MODELS_DIR`` (see the README).
@@ -50,7 +50,7 @@ class Settings:
     """Seconds a request body may take to arrive; a slower one is refused (408)."""
     verified_dir: Path | None = None
     """A folder only the server writes, emptied at its start, where the served version is
-    copied once verified; workers started later load the copy (``registry.load_verified``).
+    copied once verified; workers started later load the copy (``selection.load_verified``).
     None: every load reads ``models_dir`` (uwsgi.ini sets ``VERIFIED_MODELS_DIR``)."""
     recycle_requests: int = 10_000
     """Requests after which a worker asks to be recycled (by touching ``recycle_file``)."""
