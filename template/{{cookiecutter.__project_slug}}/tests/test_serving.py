@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import shutil
@@ -103,7 +102,7 @@ def test_the_log_says_truly_what_chose_the_version(
 ) -> None:
     settings = Settings.from_env({"MODELS_DIR": str(models_dir), **environ})
     with caplog.at_level(logging.INFO):
-        create_app(dataclasses.replace(settings, pyproject=pyproject))
+        create_app(settings.replace(pyproject=pyproject))
     loaded = next(record for record in caplog.records if record.message == "model loaded")
     assert loaded.chosen_by == chosen_by
 
