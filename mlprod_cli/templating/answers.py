@@ -35,6 +35,7 @@ DEPENDENCY_IMPORTS: dict[str, tuple[str, ...]] = {
     "tomli": ("tomli",),
     "falcon": ("falcon",),
     "pydantic": ("pydantic", "pydantic_core"),
+    "pydantic-settings": ("pydantic_settings", "dotenv"),
     "pyuwsgi": ("pyuwsgi", "uwsgi", "uwsgidecorators"),
     "gevent": ("gevent", "greenlet", "zope"),
     "orjson": ("orjson",),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shutil
@@ -293,7 +292,7 @@ def test_a_malformed_request_is_a_422_naming_the_field(
 
 
 def test_more_instances_than_allowed_is_a_422(settings: Settings) -> None:
-    small = testing.TestClient(create_app(dataclasses.replace(settings, max_instances=2)))
+    small = testing.TestClient(create_app(settings.replace(max_instances=2)))
     result = predict(small, {"instances": [EXAMPLE] * 3})
     assert result.status_code == 422
     assert error_of(result) == {
@@ -320,7 +319,7 @@ def test_a_body_that_is_not_json_is_a_400(
 
 
 def test_a_body_over_the_limit_is_a_413_before_it_is_read(settings: Settings) -> None:
-    small = testing.TestClient(create_app(dataclasses.replace(settings, max_body_bytes=100)))
+    small = testing.TestClient(create_app(settings.replace(max_body_bytes=100)))
     body = json.dumps({"instances": [EXAMPLE, EXAMPLE]})
     result = small.simulate_post("/v1/predict", body=body, headers=JSON)
     assert result.status_code == 413

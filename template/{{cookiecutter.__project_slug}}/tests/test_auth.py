@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import falcon
 import pytest
 from falcon import testing
@@ -19,7 +17,7 @@ MISSING = "missing API key: send `Authorization: Bearer <key>` or `X-API-Key: <k
 
 @pytest.fixture(scope="module")
 def secured(settings: Settings) -> testing.TestClient:
-    return testing.TestClient(create_app(dataclasses.replace(settings, api_keys=KEYS)))
+    return testing.TestClient(create_app(settings.replace(api_keys=KEYS)))
 
 
 def predict(client: testing.TestClient, headers: dict[str, str]) -> testing.Result:
@@ -84,7 +82,7 @@ def test_probes_metrics_and_the_document_stay_open(secured: testing.TestClient, 
 
 
 def test_metrics_can_be_protected_too(settings: Settings) -> None:
-    protected = dataclasses.replace(settings, api_keys=KEYS, metrics_auth=True)
+    protected = settings.replace(api_keys=KEYS, metrics_auth=True)
     client = testing.TestClient(create_app(protected))
     assert unauthorized(client.simulate_get("/metrics")) == MISSING
     result = client.simulate_get("/metrics", headers={"X-API-Key": KEYS[0]})
@@ -99,7 +97,7 @@ def test_a_refused_request_is_counted_under_its_route(secured: testing.TestClien
 
 
 def test_keys_never_appear_in_the_settings_repr(settings: Settings) -> None:
-    assert KEYS[0] not in repr(dataclasses.replace(settings, api_keys=KEYS))
+    assert KEYS[0] not in repr(settings.replace(api_keys=KEYS))
 
 
 def test_the_error_shape_is_kept(secured: testing.TestClient) -> None:

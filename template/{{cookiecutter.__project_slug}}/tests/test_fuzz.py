@@ -8,7 +8,6 @@ valid input accepted, and no route served without its API key.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import falcon
@@ -32,7 +31,7 @@ MODES = [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGAT
 @pytest.fixture(scope="module")
 def app(settings: Settings) -> falcon.App:
     # Keys on, and /metrics protected too, so that the fuzzer sees every kind of route.
-    secured = dataclasses.replace(settings, api_keys=(KEY,), metrics_auth=True)
+    secured = settings.replace(api_keys=(KEY,), metrics_auth=True)
     return create_app(secured)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import json
 import logging
@@ -210,7 +209,7 @@ def test_probes_and_scrapes_are_not_logged(logged: LoggedApp) -> None:
 
 
 def test_no_request_lines_below_the_log_level(settings: Settings) -> None:
-    quiet = LoggedApp(dataclasses.replace(settings, log_level="WARNING"))
+    quiet = LoggedApp(settings.replace(log_level="WARNING"))
     try:
         quiet.client.simulate_post("/v1/predict", json={"instances": [EXAMPLE]})
         assert quiet.lines() == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from html.parser import HTMLParser
 
@@ -95,7 +94,7 @@ def test_without_keys_no_security_is_declared(document: dict) -> None:
 
 
 def test_with_keys_the_v1_routes_declare_both_ways_to_send_one(settings: Settings) -> None:
-    secured = dataclasses.replace(settings, api_keys=("k-0123456789",))
+    secured = settings.replace(api_keys=("k-0123456789",))
     document = testing.TestClient(create_app(secured)).simulate_get("/openapi.json").json
     assert document["components"]["securitySchemes"] == {
         "bearerAuth": {"type": "http", "scheme": "bearer"},

@@ -1,4 +1,4 @@
-"""The artifact registry: naming, manifests, version resolution, integrity, no overwrites."""
+"""The artifact registry: naming, version resolution, the gates before loading, no overwrites."""
 
 from __future__ import annotations
 
@@ -10,21 +10,20 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.__package_name }}.model import registry
-from {{ cookiecutter.__package_name }}.model.predictor import Predictor
-from {{ cookiecutter.__package_name }}.model.registry import (
-    Choice,
+from {{ cookiecutter.__package_name }}.model.errors import (
     IntegrityError,
-    Manifest,
     ManifestError,
     RegistryError,
     ValidityError,
     VersionExistsError,
     VersionNotFoundError,
 )
+from {{ cookiecutter.__package_name }}.model.manifest import Manifest
+from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.thresholds import Thresholds
 from {{ cookiecutter.__package_name }}.model.train import Dataset
 
-from contract import PROJECT, thresholds_table, unmet
+from contract import unmet
 
 
 @pytest.fixture
@@ -52,12 +51,6 @@ def test_manifest_records_the_artifact_hash(models_dir: Path, manifest: Manifest
     artifact = models_dir / manifest.artifact.file
     assert manifest.artifact.sha256 == registry.sha256_file(artifact)
     assert len(manifest.artifact.sha256) == 64
-
-
-def test_manifest_round_trips_through_its_file(models_dir: Path, manifest: Manifest) -> None:
-    path = registry.manifest_path(models_dir, manifest.name, manifest.version)
-    assert registry.read_manifest(path) == manifest
-    assert json.loads(path.read_text())["manifest_format"] == registry.MANIFEST_FORMAT
 
 
 def test_versions_are_listed_newest_first_with_prereleases_below_their_release(
@@ -222,67 +215,6 @@ def test_a_malformed_recorded_threshold_is_a_manifest_error(
     path = record_thresholds(registry_copy, manifest, {"accuracy": 0.5})
     with pytest.raises(ManifestError, match=f"^{path}: \\[tool.mlprod.thresholds\\] accuracy"):
         registry.load(registry_copy, manifest.name, manifest.version, Predictor)
-
-
-def test_a_manifest_without_thresholds_reads_as_none_recorded(
-    registry_copy: Path, manifest: Manifest
-) -> None:
-    path = registry.manifest_path(registry_copy, manifest.name, manifest.version)
-    data = json.loads(path.read_text())
-    del data["thresholds"]
-    path.write_text(json.dumps(data))
-    assert registry.read_manifest(path).thresholds == {}
-
-
-# Which version is served ------------------------------------------------------------------
-
-
-def test_without_a_serving_file_the_configured_version_is_chosen(tmp_path: Path) -> None:
-    assert registry.choose(tmp_path, "latest") == Choice("latest", "MODEL_VERSION")
-    assert registry.choose(tmp_path, "1.2.0") == Choice("1.2.0", "MODEL_VERSION")
-
-
-def test_the_serving_file_overrides_the_configured_version(tmp_path: Path) -> None:
-    path = registry.record_choice(tmp_path, "0.1.0")
-    assert path == tmp_path / "SERVING"
-    assert path.read_text() == "0.1.0\n"
-    assert registry.choose(tmp_path, "0.2.0") == Choice("0.1.0", str(path))
-    assert [entry.name for entry in tmp_path.iterdir()] == ["SERVING"]
-
-
-def test_a_serving_file_that_names_no_version_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "SERVING").write_text("yesterday's\n")
-    with pytest.raises(RegistryError) as excinfo:
-        registry.choose(tmp_path, "latest")
-    assert str(excinfo.value) == (
-        f"{tmp_path / 'SERVING'}: \"yesterday's\" is neither 'latest' nor a semantic version; "
-        "rewrite it with `serve-version VERSION` or delete it"
-    )
-
-
-def test_load_chosen_follows_the_serving_file_and_the_project_thresholds(
-    two_versions: Path, tmp_path: Path, manifest: Manifest
-) -> None:
-    models_dir = Path(shutil.copytree(two_versions, tmp_path / "models"))
-    registry.record_choice(models_dir, "0.1.0")
-    pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text(thresholds_table(PROJECT.thresholds.to_dict()))
-    loaded, choice = registry.load_chosen(models_dir, manifest.name, "0.2.0", Predictor, pyproject)
-    assert (loaded.manifest.version, choice.source) == ("0.1.0", str(models_dir / "SERVING"))
-    bound, limit, violation = unmet(loaded.manifest.metrics)
-    pyproject.write_text(thresholds_table({bound: limit}))
-    with pytest.raises(ValidityError, match=violation):
-        registry.load_chosen(models_dir, manifest.name, "0.2.0", Predictor, pyproject)
-    pyproject.write_text("[tool.mlprod.thresholds]\nmin_accuracy = 'high'\n")
-    with pytest.raises(RegistryError, match=f"^{pyproject}: .* must be a finite number"):
-        registry.load_chosen(models_dir, manifest.name, "0.2.0", Predictor, pyproject)
-
-
-def test_read_manifest_refuses_a_file_that_is_not_a_manifest(tmp_path: Path) -> None:
-    path = tmp_path / "iris-1.0.0.json"
-    path.write_text('{"name": "iris"}')
-    with pytest.raises(ManifestError, match=r"iris-1\.0\.0\.json: not a manifest"):
-        registry.read_manifest(path)
 
 
 def test_save_refuses_an_existing_version_and_changes_nothing(

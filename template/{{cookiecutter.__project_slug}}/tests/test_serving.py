@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import shutil
@@ -12,13 +11,14 @@ import pytest
 from falcon import testing
 
 from {{ cookiecutter.__package_name }}.api.app import create_app
-from {{ cookiecutter.__package_name }}.model import registry
-from {{ cookiecutter.__package_name }}.model.predictor import Predictor
-from {{ cookiecutter.__package_name }}.model.registry import (
+from {{ cookiecutter.__package_name }}.model import selection
+from {{ cookiecutter.__package_name }}.model.errors import (
     IntegrityError,
     ValidityError,
     VersionNotFoundError,
 )
+from {{ cookiecutter.__package_name }}.model.manifest import read_manifest
+from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
 from {{ cookiecutter.__package_name }}.settings import Settings
 
@@ -80,7 +80,7 @@ def test_the_serving_file_overrides_model_version_and_the_log_says_so(
     project: ProjectConfig,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    registry.record_choice(models_dir, "0.1.0")
+    selection.record_choice(models_dir, "0.1.0")
     with caplog.at_level(logging.INFO):
         client = serve(models_dir, pyproject, project.model_name, model_version="0.2.0")
         assert answered_by(client) == "0.1.0"
@@ -102,7 +102,7 @@ def test_the_log_says_truly_what_chose_the_version(
 ) -> None:
     settings = Settings.from_env({"MODELS_DIR": str(models_dir), **environ})
     with caplog.at_level(logging.INFO):
-        create_app(dataclasses.replace(settings, pyproject=pyproject))
+        create_app(settings.replace(pyproject=pyproject))
     loaded = next(record for record in caplog.records if record.message == "model loaded")
     assert loaded.chosen_by == chosen_by
 
@@ -134,7 +134,7 @@ def test_a_threshold_above_the_model_stops_the_start_naming_the_metric(
     models_dir: Path, pyproject: Path, project: ProjectConfig
 ) -> None:
     manifest = models_dir / f"{project.model_name}-0.1.0.json"
-    bound, limit, violation = unmet(registry.read_manifest(manifest).metrics)
+    bound, limit, violation = unmet(read_manifest(manifest).metrics)
     pyproject.write_text(thresholds_table({bound: limit}))
     with pytest.raises(ValidityError) as excinfo:
         serve(models_dir, pyproject, project.model_name, model_version="0.1.0")

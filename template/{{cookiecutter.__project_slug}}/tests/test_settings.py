@@ -63,6 +63,20 @@ def test_a_bad_value_names_its_variable(environ: dict[str, str], message: str) -
         Settings.from_env(environ)
 
 
+def test_settings_read_no_variable_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Configuration is passed in: only `from_env` reads variables, from what it is given."""
+    monkeypatch.setenv("MODEL_VERSION", "9.9.9")
+    monkeypatch.setenv("MAX_INSTANCES", "many")
+    assert Settings().model_version == "latest"
+    assert Settings.from_env({}).max_instances == 1000
+
+
+def test_replace_checks_the_new_values() -> None:
+    assert Settings().replace(log_level="debug").log_level == "DEBUG"
+    with pytest.raises(SettingsError, match="METRICS_AUTH needs API_KEYS or API_KEYS_FILE"):
+        Settings().replace(metrics_auth=True)
+
+
 # The API's settings: body limit, API keys, metrics ---------------------------------------
 
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.__package_name }} import cli
-from {{ cookiecutter.__package_name }}.model.registry import Manifest, ValidityError
+from {{ cookiecutter.__package_name }}.model.config import read_project_thresholds
+from {{ cookiecutter.__package_name }}.model.errors import ValidityError
+from {{ cookiecutter.__package_name }}.model.manifest import Manifest
 from {{ cookiecutter.__package_name }}.model.thresholds import (
     Bound,
     Thresholds,
     ThresholdsError,
-    read_project_thresholds,
 )
 from {{ cookiecutter.__package_name }}.model.train import (
     DEFAULT_SEED,

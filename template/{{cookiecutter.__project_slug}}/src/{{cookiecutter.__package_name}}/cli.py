@@ -14,9 +14,11 @@ from pathlib import Path
 
 import semver
 
-from .model import registry
+from .model import registry, selection
+from .model.errors import RegistryError
+from .model.manifest import Manifest, read_manifest
 from .model.predictor import Predictor
-from .model.registry import Manifest, RegistryError, manifest_path
+from .model.registry import manifest_path
 from .model.thresholds import Thresholds, ThresholdsError
 from .model.train import (
     DEFAULT_SEED,
@@ -131,7 +133,7 @@ def _would_serve(models_dir: Path, name: str) -> tuple[semver.Version | None, st
     own = {key: value for key, value in os.environ.items() if key == "MODEL_VERSION"}
     configured = Settings.from_env(own).model_version
     try:
-        choice = registry.choose(models_dir, configured)
+        choice = selection.choose(models_dir, configured)
     except RegistryError as exc:
         return None, f"served: none, a server would not start: {exc}"
     if choice.source != "MODEL_VERSION":
@@ -159,7 +161,7 @@ def _checked(
     except RegistryError as exc:
         refusal = str(exc)
     try:
-        manifest = registry.read_manifest(manifest_path(models_dir, name, version))
+        manifest = read_manifest(manifest_path(models_dir, name, version))
     except RegistryError:
         manifest = None
     return manifest, refusal
@@ -199,8 +201,8 @@ def _serve_version(args: argparse.Namespace) -> int:
         models_dir, project.model_name, str(version), Predictor, project.thresholds
     )
     trigger = _shortest(project.root / RELOAD_TRIGGER)
-    previous = _read_choice(registry.serving_path(models_dir))
-    choice_file = registry.record_choice(models_dir, version)
+    previous = _read_choice(selection.serving_path(models_dir))
+    choice_file = selection.record_choice(models_dir, version)
     try:
         _touch(trigger)
     except OSError as exc:

@@ -1,4 +1,11 @@
-"""Service settings, passed to the app factory; never read from the environment at import."""
+"""Service settings, passed to the app factory; never read from the environment at import.
+
+`Settings` is a pydantic-settings model: each field names the environment variable it is
+read from (its alias), and each check names that variable in its message. `Settings()`
+holds the defaults and what is passed in; only `Settings.from_env(environ)` reads
+variables, from the mapping it is given (``os.environ``, or uWSGI's, see
+`process_environment`).
+"""
 
 from __future__ import annotations
 
@@ -6,120 +13,22 @@ import ctypes
 import itertools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
 import semver
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from .model.registry import LATEST
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
-class SettingsError(ValueError):
-    """A setting with an unusable value; the message names the variable."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the service serves and how.
-
-    Environment variables (see `from_env`): ``MODELS_DIR``, ``MODEL_NAME``,
-    ``MODEL_VERSION`` (``latest`` or a semantic version), ``LOG_LEVEL``, ``MAX_INSTANCES``.
-    ``MODEL_VERSION`` is the default choice: ``<models_dir>/SERVING``, written by
-    ``serve-version``, takes precedence over it (see `registry.choose`).
-    The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``,
-    ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR``; the server's: ``RECYCLE_REQUESTS``,
-    ``RECYCLE_FILE`` and ``VERIFIED_MODELS_DIR`` (see the README).
-    """
-
-    models_dir: Path = Path("models")
-    model_name: str = "{{ cookiecutter.__model_name }}"
-    model_version: str = LATEST
-    model_version_from: str = "default (MODEL_VERSION unset)"
-    """What set `model_version`, for the log: ``MODEL_VERSION`` or the default."""
-    log_level: str = "INFO"
-    max_instances: int = 1000
-    pyproject: Path | None = Path("pyproject.toml")
-    """The project file whose ``[tool.mlprod.thresholds]`` gate the model, when it exists;
-    relative to the working directory, which uWSGI sets to the project's. Without it (an
-    image holds no ``pyproject.toml``), the thresholds recorded in the manifest apply."""
-    max_body_bytes: int = 1_048_576
-    """Larger request bodies are refused (413) before they are read."""
-    body_timeout: float = 10.0
-    """Seconds a request body may take to arrive; a slower one is refused (408)."""
-    verified_dir: Path | None = None
-    """A folder only the server writes, emptied at its start, where the served version is
-    copied once verified; workers started later load the copy (``registry.load_verified``).
-    None: every load reads ``models_dir`` (uwsgi.ini sets ``VERIFIED_MODELS_DIR``)."""
-    recycle_requests: int = 10_000
-    """Requests after which a worker asks to be recycled (by touching ``recycle_file``)."""
-    recycle_file: Path | None = None
-    """uWSGI's ``touch-chain-reload`` file: touching it replaces the workers one at a time.
-    None outside uWSGI (uwsgi.ini sets ``RECYCLE_FILE``)."""
-    api_keys: tuple[str, ...] = field(default=(), repr=False)
-    """When any, ``/v1/*`` needs one of them; never shown in a repr or a log."""
-    metrics_auth: bool = False
-    """Whether ``/metrics`` needs an API key too (health probes never do)."""
-    metrics_dir: Path | None = None
-    """prometheus-client's multi-process directory, which it reads from the environment
-    itself (``PROMETHEUS_MULTIPROC_DIR``) when first imported; None for one process."""
-
-    def __post_init__(self) -> None:
-        if self.metrics_auth and not self.api_keys:
-            raise SettingsError("METRICS_AUTH needs API_KEYS or API_KEYS_FILE to hold a key")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Settings from environment variables, defaults for those unset."""
-        defaults = cls()
-        return cls(
-            models_dir=Path(environ.get("MODELS_DIR", str(defaults.models_dir))),
-            model_name=_non_empty(environ, "MODEL_NAME", defaults.model_name),
-            model_version=_model_version(environ, "MODEL_VERSION", defaults.model_version),
-            model_version_from="MODEL_VERSION"
-            if "MODEL_VERSION" in environ
-            else defaults.model_version_from,
-            log_level=_log_level(environ, "LOG_LEVEL", defaults.log_level),
-            max_instances=_positive_int(environ, "MAX_INSTANCES", defaults.max_instances),
-            max_body_bytes=_positive_int(environ, "MAX_BODY_BYTES", defaults.max_body_bytes),
-            body_timeout=_positive_int(environ, "BODY_TIMEOUT", int(defaults.body_timeout)),
-            verified_dir=_optional_path(environ, "VERIFIED_MODELS_DIR"),
-            recycle_requests=_positive_int(environ, "RECYCLE_REQUESTS", defaults.recycle_requests),
-            recycle_file=_optional_path(environ, "RECYCLE_FILE"),
-            api_keys=_api_keys(environ),
-            metrics_auth=_boolean(environ, "METRICS_AUTH", defaults.metrics_auth),
-            metrics_dir=_metrics_dir(environ, "PROMETHEUS_MULTIPROC_DIR"),
-        )
-
-
-def _non_empty(environ: Mapping[str, str], key: str, default: str) -> str:
-    value = environ.get(key, default).strip()
-    if not value:
-        raise SettingsError(f"{key} must not be empty")
-    return value
-
-
-def _model_version(environ: Mapping[str, str], key: str, default: str) -> str:
-    value = _non_empty(environ, key, default)
-    if value != LATEST and not semver.Version.is_valid(value):
-        raise SettingsError(f"{key} must be {LATEST!r} or a semantic version, got {value!r}")
-    return value
-
-
-def _log_level(environ: Mapping[str, str], key: str, default: str) -> str:
-    value = _non_empty(environ, key, default).upper()
-    if value not in LOG_LEVELS:
-        raise SettingsError(f"{key} must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
-    return value
-
-
-def _positive_int(environ: Mapping[str, str], key: str, default: int) -> int:
-    raw = environ.get(key, str(default))
-    if not raw.strip().isdigit() or int(raw) < 1:
-        raise SettingsError(f"{key} must be a positive integer, got {raw!r}")
-    return int(raw)
-
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -127,58 +36,239 @@ _FALSE = ("0", "false", "no", "off")
 _KEY_CHARACTERS = frozenset(chr(code) for code in range(0x21, 0x7F)) - {","}
 
 
-def _boolean(environ: Mapping[str, str], key: str, default: bool) -> bool:
-    raw = environ.get(key)
-    if raw is None or not raw.strip():
-        return default
-    value = raw.strip().lower()
-    if value not in _TRUE + _FALSE:
-        raise SettingsError(f"{key} must be true or false, got {raw!r}")
-    return value in _TRUE
+class SettingsError(ValueError):
+    """A setting with an unusable value; the message names the variable."""
 
 
-def _api_keys(environ: Mapping[str, str]) -> tuple[str, ...]:
+class Settings(BaseSettings):
+    """What the service serves and how.
+
+    Environment variables (see `from_env`): ``MODELS_DIR``, ``MODEL_NAME``,
+    ``MODEL_VERSION`` (``latest`` or a semantic version), ``LOG_LEVEL``, ``MAX_INSTANCES``.
+    ``MODEL_VERSION`` is the default choice: ``<models_dir>/SERVING``, written by
+    ``serve-version``, takes precedence over it (see `selection.choose`).
+    The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``,
+    ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR``; the server's: ``RECYCLE_REQUESTS``,
+    ``RECYCLE_FILE`` and ``VERIFIED_MODELS_DIR`` (see the README).
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True, case_sensitive=True, populate_by_name=True, extra="forbid"
+    )
+
+    models_dir: Path = Field(Path("models"), alias="MODELS_DIR")
+    model_name: str = Field("{{ cookiecutter.__model_name }}", alias="MODEL_NAME")
+    model_version: str = Field(LATEST, alias="MODEL_VERSION")
+    model_version_from: str = "default (MODEL_VERSION unset)"
+    """What set `model_version`, for the log: ``MODEL_VERSION`` or the default."""
+    log_level: str = Field("INFO", alias="LOG_LEVEL")
+    max_instances: int = Field(1000, alias="MAX_INSTANCES")
+    pyproject: Path | None = Path("pyproject.toml")
+    """The project file whose ``[tool.mlprod.thresholds]`` gate the model, when it exists;
+    relative to the working directory, which uWSGI sets to the project's. Without it (an
+    image holds no ``pyproject.toml``), the thresholds recorded in the manifest apply."""
+    max_body_bytes: int = Field(1_048_576, alias="MAX_BODY_BYTES")
+    """Larger request bodies are refused (413) before they are read."""
+    body_timeout: float = Field(10.0, alias="BODY_TIMEOUT")
+    """Seconds a request body may take to arrive; a slower one is refused (408)."""
+    verified_dir: Path | None = Field(None, alias="VERIFIED_MODELS_DIR")
+    """A folder only the server writes, emptied at its start, where the served version is
+    copied once verified; workers started later load the copy (``selection.load_verified``).
+    None: every load reads ``models_dir`` (uwsgi.ini sets ``VERIFIED_MODELS_DIR``)."""
+    recycle_requests: int = Field(10_000, alias="RECYCLE_REQUESTS")
+    """Requests after which a worker asks to be recycled (by touching ``recycle_file``)."""
+    recycle_file: Path | None = Field(None, alias="RECYCLE_FILE")
+    """uWSGI's ``touch-chain-reload`` file: touching it replaces the workers one at a time.
+    None outside uWSGI (uwsgi.ini sets ``RECYCLE_FILE``)."""
+    api_keys: Annotated[tuple[str, ...], NoDecode] = Field((), alias="API_KEYS", repr=False)
+    """When any, ``/v1/*`` needs one of them; never shown in a repr or a log. From
+    ``API_KEYS`` (comma-separated) and ``API_KEYS_FILE`` (one a line)."""
+    metrics_auth: bool = Field(False, alias="METRICS_AUTH")
+    """Whether ``/metrics`` needs an API key too (health probes never do)."""
+    metrics_dir: Path | None = Field(None, alias="PROMETHEUS_MULTIPROC_DIR")
+    """prometheus-client's multi-process directory, which it reads from the environment
+    itself (``PROMETHEUS_MULTIPROC_DIR``) when first imported; None for one process."""
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError(_first_message(exc)) from None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Settings from environment variables, defaults for those unset."""
+        values = _Environment(cls, environ)()
+        if "MODEL_VERSION" in environ:
+            values["model_version_from"] = "MODEL_VERSION"
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` (by field name), checked as `Settings` checks its values."""
+        return type(self)(**{**self.model_dump(), **changes})
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what is passed in: the process environment is read by `from_env` alone."""
+        return (init_settings,)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_from_file(cls, data: Any) -> Any:
+        """``API_KEYS_FILE``'s keys join ``API_KEYS``'s, into the one `api_keys` field."""
+        if isinstance(data, dict) and ("API_KEYS" in data or "API_KEYS_FILE" in data):
+            data = dict(data)
+            data["API_KEYS"] = _api_keys(data.get("API_KEYS", ""), data.pop("API_KEYS_FILE", ""))
+        return data
+
+    @field_validator("model_name", "model_version", "log_level", mode="before")
+    @classmethod
+    def _non_empty(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if not value:
+                raise ValueError(f"{_variable(info)} must not be empty")
+        return value
+
+    @field_validator("model_version")
+    @classmethod
+    def _model_version(cls, value: str, info: ValidationInfo) -> str:
+        if value != LATEST and not semver.Version.is_valid(value):
+            raise ValueError(
+                f"{_variable(info)} must be {LATEST!r} or a semantic version, got {value!r}"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str, info: ValidationInfo) -> str:
+        value = value.upper()
+        if value not in LOG_LEVELS:
+            raise ValueError(
+                f"{_variable(info)} must be one of {', '.join(LOG_LEVELS)}, got {value!r}"
+            )
+        return value
+
+    @field_validator(
+        "max_instances", "max_body_bytes", "body_timeout", "recycle_requests", mode="before"
+    )
+    @classmethod
+    def _positive_int(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and (not value.strip().isdigit() or int(value) < 1):
+            raise ValueError(f"{_variable(info)} must be a positive integer, got {value!r}")
+        return value
+
+    @field_validator("verified_dir", "recycle_file", "metrics_dir", mode="before")
+    @classmethod
+    def _optional_path(cls, value: Any) -> Any:
+        return (value.strip() or None) if isinstance(value, str) else value
+
+    @field_validator("metrics_dir")
+    @classmethod
+    def _existing_directory(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(
+                f"{_variable(info)} {value} is not a directory (uwsgi.ini creates it at start)"
+            )
+        return value
+
+    @field_validator("metrics_auth", mode="before")
+    @classmethod
+    def _boolean(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        word = value.strip().lower()
+        if not word:
+            return False
+        if word not in _TRUE + _FALSE:
+            raise ValueError(f"{_variable(info)} must be true or false, got {value!r}")
+        return word in _TRUE
+
+    @model_validator(mode="after")
+    def _metrics_auth_needs_a_key(self) -> Settings:
+        if self.metrics_auth and not self.api_keys:
+            raise ValueError("METRICS_AUTH needs API_KEYS or API_KEYS_FILE to hold a key")
+        return self
+
+
+class _Environment(PydanticBaseSettingsSource):
+    """The variables of a given mapping, by the aliases of the settings' fields.
+
+    pydantic-settings' own environment source reads ``os.environ``; the app is handed
+    its environment instead (uWSGI's differs from ``os.environ``, and tests pass theirs).
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        name = field.alias or ""
+        return self._environ.get(name), name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for field_name, field in self.settings_cls.model_fields.items():
+            value, name, _ = self.get_field_value(field, field_name)
+            if field.alias is not None and value is not None:
+                values[name] = value
+        if "API_KEYS_FILE" in self._environ:
+            values["API_KEYS_FILE"] = self._environ["API_KEYS_FILE"]
+        return values
+
+
+def _variable(info: ValidationInfo) -> str:
+    """The environment variable a field is read from, for messages."""
+    name = info.field_name or ""
+    return Settings.model_fields[name].alias or name
+
+
+def _first_message(error: ValidationError) -> str:
+    """The message of a check above as written, else pydantic's naming the variable."""
+    first = error.errors()[0]
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, ValueError):
+        return str(cause)
+    where = ".".join(str(part) for part in first["loc"]) or "settings"
+    return f"{where}: {first['msg']}"
+
+
+def _api_keys(listed: Any, keys_file: str) -> tuple[str, ...]:
     """Keys from API_KEYS (comma-separated) and API_KEYS_FILE (one a line, # comments).
 
     A variable that is set but yields no key is an error, not a silently open API.
     """
-    keys = [key.strip() for key in environ.get("API_KEYS", "").split(",")]
-    if environ.get("API_KEYS", "").strip() and not any(keys):
-        raise SettingsError("API_KEYS holds no key; give comma-separated keys or unset it")
-    path = environ.get("API_KEYS_FILE", "").strip()
+    if not isinstance(listed, str):
+        return tuple(listed)
+    keys = [key.strip() for key in listed.split(",")]
+    if listed.strip() and not any(keys):
+        raise ValueError("API_KEYS holds no key; give comma-separated keys or unset it")
+    path = keys_file.strip()
     if path:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise SettingsError(f"API_KEYS_FILE {path}: cannot read it ({exc})") from None
+            raise ValueError(f"API_KEYS_FILE {path}: cannot read it ({exc})") from None
         from_file = [line.strip() for line in text.splitlines()]
         from_file = [line for line in from_file if line and not line.startswith("#")]
         if not from_file:
-            raise SettingsError(f"API_KEYS_FILE {path} holds no key (one a line)")
+            raise ValueError(f"API_KEYS_FILE {path} holds no key (one a line)")
         keys += from_file
     unique = tuple(dict.fromkeys(key for key in keys if key))
     for key in unique:
         if not set(key) <= _KEY_CHARACTERS:
-            raise SettingsError(
+            raise ValueError(
                 "API keys must be visible ASCII characters without spaces or commas; "
                 f"one of {len(unique)} is not"
             )
     return unique
-
-
-def _optional_path(environ: Mapping[str, str], key: str) -> Path | None:
-    raw = environ.get(key, "").strip()
-    return Path(raw) if raw else None
-
-
-def _metrics_dir(environ: Mapping[str, str], key: str) -> Path | None:
-    raw = environ.get(key, "").strip()
-    if not raw:
-        return None
-    path = Path(raw)
-    if not path.is_dir():
-        raise SettingsError(f"{key} {raw} is not a directory (uwsgi.ini creates it at start)")
-    return path
 
 
 def process_environment() -> dict[str, str]:

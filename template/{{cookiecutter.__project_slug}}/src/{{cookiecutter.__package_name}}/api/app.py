@@ -12,8 +12,10 @@ import orjson
 from falcon.media import JSONHandler
 
 from ..logging import configure_logging
-from ..model import registry
+from ..model import selection
+from ..model.errors import RegistryError
 from ..model.predictor import Predictor
+from ..model.registry import LoadedModel
 from ..settings import Settings
 from .docs import DocsResource
 from .errors import handle_unexpected, serialize_error
@@ -114,10 +116,10 @@ def warn_if_root() -> None:
         )
 
 
-def _load_model(settings: Settings) -> registry.LoadedModel[Predictor]:
+def _load_model(settings: Settings) -> LoadedModel[Predictor]:
     started = time.perf_counter()
     try:
-        served, choice = registry.load_chosen(
+        served, choice = selection.load_chosen(
             settings.models_dir,
             settings.model_name,
             settings.model_version,
@@ -126,7 +128,7 @@ def _load_model(settings: Settings) -> registry.LoadedModel[Predictor]:
             settings.verified_dir,
             configured_by=settings.model_version_from,
         )
-    except registry.RegistryError as exc:
+    except RegistryError as exc:
         logger.critical("cannot load the model: %s", exc)
         raise
     logger.info(

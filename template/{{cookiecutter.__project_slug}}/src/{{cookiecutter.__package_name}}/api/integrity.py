@@ -6,7 +6,8 @@ import logging
 import os
 from pathlib import Path
 
-from ..model.registry import RegistryError, verify_artifact
+from ..model.errors import RegistryError
+from ..model.integrity import verify_artifact
 
 logger = logging.getLogger(__name__)
 
@@ -14,7 +15,7 @@ logger = logging.getLogger(__name__)
 class ArtifactWatch:
     """Compares the served version's artifact in the models directory with its manifest.
 
-    The workers serve a verified private copy (`registry.load_verified`), so a file that
+    The workers serve a verified private copy (`selection.load_verified`), so a file that
     changes on disk takes no worker down; this says that it changed, for readiness, the
     metrics and the log. The file is hashed again only when its size, modification time
     or inode change, so a probe costs a ``stat`` call.

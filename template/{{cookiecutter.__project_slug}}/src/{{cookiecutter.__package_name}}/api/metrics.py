@@ -29,7 +29,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from ..model.registry import Manifest
+from ..model.manifest import Manifest
 
 UNMATCHED_ROUTE = "unmatched"
 UNKNOWN_FIELD = "unknown"

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from ..model.registry import Manifest
+from ..model.manifest import Manifest
 from .errors import ERROR_CODES
 from .middleware import API_KEY_HEADER, REQUEST_ID_HEADER
 from .schemas import ErrorResponse, Liveness, Readiness, predict_response_model

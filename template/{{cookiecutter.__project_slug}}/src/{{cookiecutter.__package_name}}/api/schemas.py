@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from ..model.registry import Manifest
+from ..model.manifest import Manifest
 from ..model.schema import MISSING_STRING, Feature, InputSchema
 from .errors import ERROR_CODES
 

@@ -82,8 +82,7 @@ def find_project_config(start: Path | None = None) -> ProjectConfig:
 
 def read_project_config(pyproject: Path) -> ProjectConfig:
     try:
-        with pyproject.open("rb") as file:
-            table = tomllib.load(file).get("tool", {}).get("mlprod")
+        table = _mlprod_table(pyproject)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ProjectConfigError(f"{pyproject}: {exc}") from None
     if not isinstance(table, dict):
@@ -103,6 +102,31 @@ def read_project_config(pyproject: Path) -> ProjectConfig:
         data=_data(pyproject, table),
         params=dict(_table(pyproject, model, "params", "[tool.mlprod.model.params]")),
     )
+
+
+def read_project_thresholds(pyproject: Path) -> Thresholds | None:
+    """The thresholds of the project whose ``pyproject.toml`` is at ``pyproject``.
+
+    None when there is no such file or it has no ``[tool.mlprod]`` table (it belongs to
+    no mlprod project), so the caller falls back on the manifest's; a project without
+    ``[tool.mlprod.thresholds]`` has no bounds.
+    """
+    try:
+        mlprod = _mlprod_table(pyproject)
+    except FileNotFoundError:
+        return None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ThresholdsError(f"{pyproject}: {exc}") from None
+    if not isinstance(mlprod, dict):
+        return None
+    return from_mlprod_table(mlprod, pyproject)
+
+
+def _mlprod_table(pyproject: Path) -> object:
+    """``[tool.mlprod]`` of ``pyproject`` as read, or None; the one place the file is read."""
+    with pyproject.open("rb") as file:
+        mlprod: object = tomllib.load(file).get("tool", {}).get("mlprod")
+    return mlprod
 
 
 def _data(pyproject: Path, mlprod: dict[str, Any]) -> DataConfig | None:

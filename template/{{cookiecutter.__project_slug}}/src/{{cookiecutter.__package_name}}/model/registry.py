@@ -10,149 +10,87 @@ never overwritten. Before an artifact is deserialized it must pass two gates: it
 SHA-256 matches the manifest (integrity), and the manifest's metrics meet the
 thresholds (validity, see `thresholds`).
 
-Which version a server loads is the content of ``<models dir>/SERVING`` when that
-file exists (``serve-version`` writes it), otherwise ``MODEL_VERSION``; either is an
-exact version or ``latest``, the highest release.
+The manifest itself is `manifest`, the hash check `integrity`, the exceptions `errors`;
+which version a server loads is `selection`. Their public names are importable from
+here too (``registry.Manifest``, ``registry.sha256_file``...), as in projects made
+before the split (all but the serving choice, which builds on this module).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-import os
 import platform
-import shutil
 import subprocess
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import semver
 
 from .base import Model, ModelT, UnsafeModelFileError
+from .errors import (
+    IntegrityError,
+    ManifestError,
+    RegistryError,
+    UnsafeArtifactError,
+    ValidityError,
+    VersionExistsError,
+    VersionNotFoundError,
+)
+from .integrity import sha256_file, verify_artifact
+from .manifest import (
+    MANIFEST_FORMAT,
+    Artifact,
+    Manifest,
+    Output,
+    Split,
+    TrainingData,
+    read_manifest,
+    recorded_thresholds,
+    write_manifest,
+)
 from .schema import InputSchema
-from .thresholds import Thresholds, ThresholdsError, read_project_thresholds
+from .thresholds import Thresholds
 
-MANIFEST_FORMAT = 1
+__all__ = [
+    "LATEST",
+    "MANIFEST_FORMAT",
+    "Artifact",
+    "GitState",
+    "IntegrityError",
+    "LoadedModel",
+    "Manifest",
+    "ManifestError",
+    "Output",
+    "RegistryError",
+    "Split",
+    "TrainingData",
+    "UnsafeArtifactError",
+    "ValidityError",
+    "VersionExistsError",
+    "VersionNotFoundError",
+    "artifact_path",
+    "check",
+    "ensure_new_version",
+    "git_state",
+    "list_versions",
+    "load",
+    "manifest_path",
+    "parse_version",
+    "read_manifest",
+    "recorded_thresholds",
+    "resolve_version",
+    "save",
+    "sha256_file",
+    "staging_path",
+    "verify_artifact",
+    "write_manifest",
+]
+
 LATEST = "latest"
-SERVING_FILE = "SERVING"
-"""The file in the models directory that names the version to serve (see `choose`)."""
-
-
-class RegistryError(Exception):
-    """A registry operation that cannot go ahead; the message says why."""
-
-
-class VersionExistsError(RegistryError):
-    """The version was trained already: artifacts are never overwritten."""
-
-
-class VersionNotFoundError(RegistryError):
-    """No manifest exists for the requested version."""
-
-
-class ManifestError(RegistryError):
-    """A manifest is unreadable, malformed, or describes another model."""
-
-
-class IntegrityError(RegistryError):
-    """An artifact is missing or its SHA-256 differs from its manifest's."""
-
-
-class UnsafeArtifactError(RegistryError):
-    """An artifact whose hash matches but whose content the model's loader refuses."""
-
-
-class ValidityError(RegistryError):
-    """A model's metrics fail its thresholds: it is not registered, or not served."""
-
-
-@dataclass(frozen=True)
-class TrainingData:
-    """The data file a model was trained on."""
-
-    file: str
-    sha256: str
-    rows: int
-
-
-@dataclass(frozen=True)
-class Split:
-    """How the data was split into training and held-out evaluation rows."""
-
-    seed: int
-    test_size: float
-    train_rows: int
-    test_rows: int
-
-
-@dataclass(frozen=True)
-class Output:
-    """What the model predicts."""
-
-    task: str
-    classes: list[Any]
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """The model file, by name within the models directory, and its SHA-256."""
-
-    file: str
-    sha256: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class Manifest:
-    """Everything known about one trained version of a model."""
-
-    manifest_format: int = MANIFEST_FORMAT
-    name: str
-    version: str
-    created_at: str
-    framework: str
-    framework_version: str
-    python_version: str
-    git_commit: str | None
-    git_dirty: bool | None
-    data: TrainingData
-    split: Split
-    parameters: dict[str, Any]
-    metrics: dict[str, float]
-    thresholds: dict[str, float] = field(default_factory=dict)
-    """The bounds training checked the metrics against (``[tool.mlprod.thresholds]``)."""
-    input_schema: InputSchema
-    output: Output
-    artifact: Artifact
-
-    def to_dict(self) -> dict[str, Any]:
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return {
-            **fields,
-            "data": dataclasses.asdict(self.data),
-            "split": dataclasses.asdict(self.split),
-            "input_schema": self.input_schema.to_dict(),
-            "output": dataclasses.asdict(self.output),
-            "artifact": dataclasses.asdict(self.artifact),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
-        return cls(
-            **{
-                **data,
-                "data": TrainingData(**data["data"]),
-                "split": Split(**data["split"]),
-                "input_schema": InputSchema.from_dict(data["input_schema"]),
-                "output": Output(**data["output"]),
-                "artifact": Artifact(**data["artifact"]),
-            }
-        )
 
 
 LoadedT_co = TypeVar("LoadedT_co", bound=Model, covariant=True)
@@ -225,26 +163,6 @@ def resolve_version(models_dir: Path, name: str, requested: str) -> semver.Versi
     return version
 
 
-def read_manifest(path: Path) -> Manifest:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: manifest not found") from None
-    except (OSError, ValueError) as exc:
-        raise ManifestError(f"{path}: unreadable manifest: {exc}") from None
-    if not isinstance(data, dict) or data.get("manifest_format") != MANIFEST_FORMAT:
-        raise ManifestError(f"{path}: not a manifest of format {MANIFEST_FORMAT}")
-    try:
-        return Manifest.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ManifestError(f"{path}: malformed manifest: {exc!r}") from None
-
-
-def write_manifest(path: Path, manifest: Manifest) -> None:
-    text = json.dumps(manifest.to_dict(), indent=2, allow_nan=False)
-    path.write_text(text + "\n", encoding="utf-8")
-
-
 def ensure_new_version(models_dir: Path, name: str, version: str, model_type: type[Model]) -> None:
     """Refuse a version that already has an artifact or a manifest."""
     parse_version(version)
@@ -283,8 +201,8 @@ def save(
     models_dir.mkdir(parents=True, exist_ok=True)
     final_artifact = artifact_path(models_dir, name, version, model_type)
     final_manifest = manifest_path(models_dir, name, version)
-    staged_artifact = _staging_path(final_artifact)
-    staged_manifest = _staging_path(final_manifest)
+    staged_artifact = staging_path(final_artifact)
+    staged_manifest = staging_path(final_manifest)
     try:
         model.dump(staged_artifact)
         git = git_state(Path.cwd())
@@ -374,150 +292,6 @@ def check(
     return manifest
 
 
-def recorded_thresholds(path: Path, manifest: Manifest) -> Thresholds:
-    """The thresholds training checked ``manifest`` against, as recorded in it."""
-    try:
-        return Thresholds.from_table(manifest.thresholds, source=f"recorded in {path.name}")
-    except ThresholdsError as exc:
-        raise ManifestError(f"{path}: {exc}") from None
-
-
-@dataclass(frozen=True)
-class Choice:
-    """The version a server should serve (``latest`` or exact) and what chose it."""
-
-    requested: str
-    source: str
-
-
-def load_chosen(
-    models_dir: Path,
-    name: str,
-    configured: str,
-    model_type: type[ModelT],
-    pyproject: Path | None,
-    verified_dir: Path | None = None,
-    configured_by: str = "MODEL_VERSION",
-) -> tuple[LoadedModel[ModelT], Choice]:
-    """What a server loads at start: the version `choose` picks, through every gate.
-
-    The thresholds are the project's, read from ``pyproject`` when that file exists,
-    otherwise those recorded in the manifest (an image has no ``pyproject.toml``).
-    With ``verified_dir`` (see `load_verified`), a worker that starts after the files
-    changed on disk loads the copy verified when the server started.
-    """
-    choice = choose(models_dir, configured, configured_by)
-    try:
-        thresholds = None if pyproject is None else read_project_thresholds(pyproject)
-    except ThresholdsError as exc:
-        raise RegistryError(str(exc)) from None
-    if verified_dir is None:
-        return load(models_dir, name, choice.requested, model_type, thresholds), choice
-    return load_verified(
-        models_dir, verified_dir, name, choice.requested, model_type, thresholds
-    ), choice
-
-
-def load_verified(
-    models_dir: Path,
-    verified_dir: Path,
-    name: str,
-    requested: str,
-    model_type: type[ModelT],
-    thresholds: Thresholds | None = None,
-) -> LoadedModel[ModelT]:
-    """Load a version through a private copy made when it first passed every gate.
-
-    The first load of a version (a server's start, a chain reload onto a new version)
-    passes `check` on ``models_dir`` and copies the manifest and artifact into
-    ``verified_dir``, a folder only the server writes; a failure there raises, so
-    ``need-app`` still refuses to start. Every later load of that version (a worker
-    respawned after a crash, harakiri or recycle) passes the same gates on the copy, so
-    a file that changed or broke in ``models_dir`` since cannot take a worker down.
-    """
-    version = resolve_version(models_dir, name, requested)
-    manifest_file = manifest_path(models_dir, name, version).name
-    artifact_file = artifact_path(models_dir, name, version, model_type).name
-    made = not (verified_dir / manifest_file).exists()
-    if made:
-        check(models_dir, name, version, model_type, thresholds)
-        verified_dir.mkdir(parents=True, exist_ok=True)
-        for file in (artifact_file, manifest_file):  # the manifest last: it marks the copy whole
-            staged = _staging_path(verified_dir / file)
-            try:
-                shutil.copyfile(models_dir / file, staged)
-                os.replace(staged, verified_dir / file)
-            finally:
-                staged.unlink(missing_ok=True)
-    try:
-        return load(verified_dir, name, str(version), model_type, thresholds)
-    except RegistryError:
-        if made:  # the files changed while being copied: leave no bad copy behind
-            (verified_dir / manifest_file).unlink(missing_ok=True)
-            (verified_dir / artifact_file).unlink(missing_ok=True)
-        raise
-
-
-def serving_path(models_dir: Path) -> Path:
-    return models_dir / SERVING_FILE
-
-
-def choose(models_dir: Path, configured: str, configured_by: str = "MODEL_VERSION") -> Choice:
-    """The version to serve: the one ``<models dir>/SERVING`` names, else ``configured``.
-
-    The file wins because it is how a running server is switched (`record_choice` and a
-    chain reload): the workers' environment is fixed when uWSGI starts.
-    """
-    path = serving_path(models_dir)
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return Choice(requested=configured, source=configured_by)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"{path}: unreadable: {exc}") from None
-    if text != LATEST and not semver.Version.is_valid(text):
-        raise RegistryError(
-            f"{path}: {text!r} is neither {LATEST!r} nor a semantic version; "
-            "rewrite it with `serve-version VERSION` or delete it"
-        )
-    return Choice(requested=text, source=str(path))
-
-
-def record_choice(models_dir: Path, version: str | semver.Version) -> Path:
-    """Write ``version`` to ``<models dir>/SERVING`` atomically: readers see old or new."""
-    path = serving_path(models_dir)
-    staged = _staging_path(path)
-    try:
-        staged.write_text(f"{version}\n", encoding="utf-8")
-        os.replace(staged, path)
-    except OSError as exc:
-        raise RegistryError(f"{path}: cannot write it ({exc.strerror or exc})") from None
-    finally:
-        staged.unlink(missing_ok=True)
-    return path
-
-
-def verify_artifact(path: Path, expected_sha256: str) -> None:
-    """Raise `IntegrityError` unless ``path`` exists and has the expected SHA-256."""
-    try:
-        actual = sha256_file(path)
-    except FileNotFoundError:
-        raise IntegrityError(f"{path}: artifact not found") from None
-    if actual != expected_sha256:
-        raise IntegrityError(
-            f"{path}: SHA-256 {actual} does not match its manifest ({expected_sha256}); "
-            "refusing to load it"
-        )
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while chunk := file.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def git_state(directory: Path) -> GitState:
     """The git commit and dirty flag of ``directory``; both None outside a repository."""
     commit = _git(directory, "rev-parse", "HEAD")
@@ -537,7 +311,7 @@ def _git(directory: Path, *args: str) -> str | None:
     return result.stdout.strip()
 
 
-def _staging_path(final: Path) -> Path:
+def staging_path(final: Path) -> Path:
     """A hidden temporary name beside ``final`` (same filesystem, so renaming is atomic)."""
     return final.with_name(f".{final.name}.{uuid.uuid4().hex[:12]}.tmp")
 

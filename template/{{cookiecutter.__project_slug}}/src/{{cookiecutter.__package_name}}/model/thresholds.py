@@ -1,7 +1,8 @@
 """The validity gate: bounds a model's evaluation metrics must meet to be registered and served.
 
-Bounds are written in ``[tool.mlprod.thresholds]`` of the project's ``pyproject.toml``,
-one key per bound, named after a metric in the manifest::
+Bounds are written in ``[tool.mlprod.thresholds]`` of the project's ``pyproject.toml``
+(read by `config`, the one reader of that file), one key per bound, named after a
+metric in the manifest::
 
     min_accuracy = 0.9     # accuracy must be at least 0.9
     max_log_loss = 0.35    # log_loss must be at most 0.35
@@ -13,16 +14,10 @@ the server and ``serve-version`` check them again before a model is loaded.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
 
 TABLE = "[tool.mlprod.thresholds]"
 PREFIXES: dict[str, Literal["min", "max"]] = {"min_": "min", "max_": "max"}
@@ -77,26 +72,6 @@ class Thresholds:
     def describe(self) -> str:
         """The bounds in one phrase, e.g. ``min_accuracy 0.9, max_log_loss 0.35``."""
         return ", ".join(f"{bound.key} {bound.limit}" for bound in self.bounds) or "none"
-
-
-def read_project_thresholds(pyproject: Path) -> Thresholds | None:
-    """The thresholds of the project whose ``pyproject.toml`` is at ``pyproject``.
-
-    None when there is no such file or it has no ``[tool.mlprod]`` table (it belongs to
-    no mlprod project), so the caller falls back on the manifest's; a project without
-    ``[tool.mlprod.thresholds]`` has no bounds.
-    """
-    try:
-        with pyproject.open("rb") as file:
-            data = tomllib.load(file)
-    except FileNotFoundError:
-        return None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ThresholdsError(f"{pyproject}: {exc}") from None
-    mlprod = data.get("tool", {}).get("mlprod")
-    if not isinstance(mlprod, dict):
-        return None
-    return from_mlprod_table(mlprod, pyproject)
 
 
 def from_mlprod_table(mlprod: dict[str, object], pyproject: Path) -> Thresholds:

@@ -1,0 +1,132 @@
+"""The manifest: everything known about one trained version of a model, in a JSON file.
+
+A manifest sits beside its artifact in the models directory (``<name>-<version>.json``)
+and records the data, split, parameters, metrics, thresholds, input schema, output and
+the artifact's SHA-256. This module reads and writes it; `registry` decides where.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ManifestError
+from .schema import InputSchema
+from .thresholds import Thresholds, ThresholdsError
+
+MANIFEST_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """The data file a model was trained on."""
+
+    file: str
+    sha256: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class Split:
+    """How the data was split into training and held-out evaluation rows."""
+
+    seed: int
+    test_size: float
+    train_rows: int
+    test_rows: int
+
+
+@dataclass(frozen=True)
+class Output:
+    """What the model predicts."""
+
+    task: str
+    classes: list[Any]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """The model file, by name within the models directory, and its SHA-256."""
+
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Manifest:
+    """Everything known about one trained version of a model."""
+
+    manifest_format: int = MANIFEST_FORMAT
+    name: str
+    version: str
+    created_at: str
+    framework: str
+    framework_version: str
+    python_version: str
+    git_commit: str | None
+    git_dirty: bool | None
+    data: TrainingData
+    split: Split
+    parameters: dict[str, Any]
+    metrics: dict[str, float]
+    thresholds: dict[str, float] = field(default_factory=dict)
+    """The bounds training checked the metrics against (``[tool.mlprod.thresholds]``)."""
+    input_schema: InputSchema
+    output: Output
+    artifact: Artifact
+
+    def to_dict(self) -> dict[str, Any]:
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {
+            **fields,
+            "data": dataclasses.asdict(self.data),
+            "split": dataclasses.asdict(self.split),
+            "input_schema": self.input_schema.to_dict(),
+            "output": dataclasses.asdict(self.output),
+            "artifact": dataclasses.asdict(self.artifact),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Manifest:
+        return cls(
+            **{
+                **data,
+                "data": TrainingData(**data["data"]),
+                "split": Split(**data["split"]),
+                "input_schema": InputSchema.from_dict(data["input_schema"]),
+                "output": Output(**data["output"]),
+                "artifact": Artifact(**data["artifact"]),
+            }
+        )
+
+
+def read_manifest(path: Path) -> Manifest:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: manifest not found") from None
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"{path}: unreadable manifest: {exc}") from None
+    if not isinstance(data, dict) or data.get("manifest_format") != MANIFEST_FORMAT:
+        raise ManifestError(f"{path}: not a manifest of format {MANIFEST_FORMAT}")
+    try:
+        return Manifest.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ManifestError(f"{path}: malformed manifest: {exc!r}") from None
+
+
+def write_manifest(path: Path, manifest: Manifest) -> None:
+    text = json.dumps(manifest.to_dict(), indent=2, allow_nan=False)
+    path.write_text(text + "\n", encoding="utf-8")
+
+
+def recorded_thresholds(path: Path, manifest: Manifest) -> Thresholds:
+    """The thresholds training checked ``manifest`` against, as recorded in it."""
+    try:
+        return Thresholds.from_table(manifest.thresholds, source=f"recorded in {path.name}")
+    except ThresholdsError as exc:
+        raise ManifestError(f"{path}: {exc}") from None
