@@ -7,11 +7,13 @@ default, from the same objects `mlprod` runs), so the reference cannot drift fro
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from typing import Any
 
 MARKER = "<!-- mlprod: cli-reference -->"
+COMMAND_ITEM = re.compile(r"^\* `(?P<name>[\w-]+)`: .*$", flags=re.MULTILINE)
 
 
 def cli_reference() -> str:
@@ -28,7 +30,26 @@ def cli_reference() -> str:
     lines = result.stdout.splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
-    return "\n".join(lines).strip() + "\n"
+    return link_commands("\n".join(lines).strip() + "\n")
+
+
+def link_commands(markdown: str) -> str:
+    """The root's command list, each item a link to its section with its whole first line
+    (Typer cuts the summaries at 45 characters)."""
+    import typer
+
+    from mlprod_cli.main import app
+
+    commands = typer.main.get_group(app).commands
+
+    def item(match: re.Match[str]) -> str:
+        name = match.group("name")
+        summary = commands[name].get_short_help_str(limit=200)
+        return f"* [`{name}`](#mlprod-{name}): {summary}"
+
+    head, separator, rest = markdown.partition("**Commands**:")
+    listing, blank, tail = rest.partition("\n\n## ")
+    return head + separator + COMMAND_ITEM.sub(item, listing) + blank + tail
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
