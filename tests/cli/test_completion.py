@@ -14,13 +14,44 @@ from typer.testing import CliRunner
 from mlprod_cli.main import app
 
 BIN = Path(sys.executable).parent
+ENV = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(Path.home())}
 
 
-def test_show_completion_for_bash_prints_a_script_that_asks_mlprod(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["--show-completion", "bash"], prog_name="mlprod")
-    assert result.exit_code == 0, result.output
+def bash() -> str:
+    path = shutil.which("bash")
+    if path is None:
+        pytest.skip("no bash on PATH")
+    return path
+
+
+def test_show_completion_in_bash_prints_a_script_that_asks_mlprod() -> None:
+    # Typer detects the shell from the processes above mlprod: a user's bash, here. (`bash -c`
+    # would exec a lone command in its own place, so the command is not alone.)
+    result = subprocess.run(
+        [bash(), "-c", f'"{BIN / "mlprod"}" --show-completion && true'],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        check=True,
+        timeout=30,
+    )
     assert "_MLPROD_COMPLETE=complete_bash" in result.stdout
     assert result.stdout.rstrip().endswith("complete -o default -F _mlprod_completion mlprod")
+
+
+def test_install_completion_in_bash_writes_the_script_and_sources_it(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [bash(), "-c", f'"{BIN / "mlprod"}" --install-completion && true'],
+        capture_output=True,
+        text=True,
+        env={**ENV, "HOME": str(tmp_path)},
+        check=True,
+        timeout=30,
+    )
+    script = tmp_path / ".bash_completions" / "mlprod.sh"
+    assert result.stdout.startswith(f"bash completion installed in {script}\n")
+    assert "complete -o default -F _mlprod_completion mlprod" in script.read_text()
+    assert f"source '{script}'" in (tmp_path / ".bashrc").read_text()
 
 
 def test_help_offers_install_and_show_completion(runner: CliRunner) -> None:
@@ -31,20 +62,16 @@ def test_help_offers_install_and_show_completion(runner: CliRunner) -> None:
 
 def bash_completes(*words: str) -> list[str]:
     """What bash offers for the last of `words` (`""`: a new word), with the script that
-    `mlprod --show-completion bash` prints loaded, as a user's shell would have it."""
-    bash = shutil.which("bash")
-    if bash is None:
-        pytest.skip("no bash on PATH")
+    `mlprod --show-completion` prints in bash loaded, as a user's shell would have it."""
     script = f"""
-        source <("{BIN / "mlprod"}" --show-completion bash)
+        source <("{BIN / "mlprod"}" --show-completion)
         COMP_WORDS=({" ".join(shlex.quote(word) for word in words)})
         COMP_CWORD={len(words) - 1}
         _mlprod_completion mlprod
         printf '%s\\n' "${{COMPREPLY[@]}}"
     """
-    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(Path.home())}
     result = subprocess.run(
-        [bash, "-c", script], capture_output=True, text=True, env=env, check=True, timeout=30
+        [bash(), "-c", script], capture_output=True, text=True, env=ENV, check=True, timeout=30
     )
     return result.stdout.split()
 
