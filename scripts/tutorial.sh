@@ -22,11 +22,16 @@ cd "$WORK"
 step=0
 server_pid=
 
+container=
 stop_server() {
   if [ -n "$server_pid" ]; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
     server_pid=
+  fi
+  if [ -n "$container" ]; then
+    docker rm -f "$container" >/dev/null 2>&1 || true
+    container=
   fi
 }
 trap stop_server EXIT
@@ -132,6 +137,16 @@ run models ".venv/bin/$PROJECT models"
 
 # 7. Package: sdist, wheel, model bundle, SHA256SUMS and the image (when an engine answers).
 run package "mlprod package"
+if docker version >/dev/null 2>&1; then
+  port=$(free_port)
+  container=tumour
+  run image-run "docker run -d --name tumour --network host -e HOST=127.0.0.1 -e PORT=$port -e UWSGI_PROCESSES=2 $PROJECT:0.2.0"
+  wait_ready "$port"
+  run image-ready "curl -s localhost:$port/health/ready"
+  run image-predict "curl -s localhost:$port/v1/predict -H 'Content-Type: application/json' -d @request.json"
+  run image-rm "docker rm -f tumour"
+  container=
+fi
 
 # 8. Serve the new version, then roll back to the previous one without stopping the server.
 port=$(free_port)
