@@ -55,10 +55,14 @@ def test_the_site_builds_strictly_with_a_home_page_and_search(site: Path) -> Non
     assert {"", "tutorial/", "reference/cli/"} <= locations
 
 
-def test_a_page_missing_from_the_nav_fails_the_build_naming_it(tmp_path: Path) -> None:
+def test_a_page_missing_from_the_nav_or_a_broken_link_fails_the_build_naming_it(
+    tmp_path: Path,
+) -> None:
     docs = tmp_path / "docs"
     shutil.copytree(ROOT / "docs", docs)
-    (docs / "stray.md").write_text("# A page nobody linked\n")
+    (docs / "stray.md").write_text(
+        "# A page nobody listed\n\n[gone](missing.md), [moved](operations.md#no-such-anchor)\n"
+    )
     config = tmp_path / "mkdocs.yml"
     config.write_text(
         f"INHERIT: {CONFIG}\ndocs_dir: {docs}\nhooks: [{ROOT / 'scripts' / 'mkdocs_hooks.py'}]\n"
@@ -66,6 +70,8 @@ def test_a_page_missing_from_the_nav_fails_the_build_naming_it(tmp_path: Path) -
     result = mkdocs_build(config, tmp_path / "site")
     assert result.returncode != 0
     assert 'not included in the "nav" configuration:\n  - stray.md' in result.stderr
+    assert "'stray.md' contains a link 'missing.md', but the target is not found" in result.stderr
+    assert "does not contain an anchor '#no-such-anchor'" in result.stderr
 
 
 def commands_of_help() -> list[str]:
