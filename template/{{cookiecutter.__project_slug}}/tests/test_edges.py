@@ -345,9 +345,10 @@ def read_reply_from(data: bytes) -> Reply:
 def test_a_connection_is_kept_alive_until_it_idles_past_the_timeout(
     server: Server, project: ProjectConfig
 ) -> None:
-    """Requests reuse one connection; idle past `http-keepalive`, it is closed (FIN, no reset)."""
+    """Requests reuse one connection; idle past `http-keepalive` it is closed (FIN, no reset)."""
     idle = keep_alive_timeout(project)
-    raw = http("POST", "/v1/predict", BODY, {"X-API-Key": KEY}).replace(b"Connection: close\r\n", b"")
+    raw = http("POST", "/v1/predict", BODY, {"X-API-Key": KEY})
+    raw = raw.replace(b"Connection: close\r\n", b"")
     with socket.create_connection((LOOPBACK, server.port), timeout=idle + 10) as connection:
         for pause in (0, 0, idle - 1.5):
             time.sleep(pause)
