@@ -281,13 +281,19 @@ def median(runs: list[Run]) -> Run:
     )
 
 
-def throughput(project: Path, seconds: int, rounds: int, script: Path) -> None:
-    for processes, connections in SHAPES:
+def throughput(
+    project: Path, seconds: int, rounds: int, script: Path, shapes: list[tuple[int, int]]
+) -> None:
+    for processes, connections in shapes:
         print(f"{processes} worker(s), wrk with {connections} connection(s), {seconds} s a run:")
         runs: dict[tuple[str, str], list[Run]] = {pair: [] for pair in PAIRS}
         with ExitStack() as stack:
+            # no worker recycles (a model reload, and a reset under http11) inside a run
+            no_recycling = ("--max-requests", "100000000")
             servers = {
-                pair: stack.enter_context(serving(project, pair[1], pair[0], processes))
+                pair: stack.enter_context(
+                    serving(project, pair[1], pair[0], processes, *no_recycling)
+                )
                 for pair in PAIRS
             }
             for number in range(rounds):
@@ -317,6 +323,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-resets", action="store_true", help="only the wrk figures")
+    parser.add_argument(
+        "--shapes",
+        type=lambda text: [tuple(int(n) for n in shape.split("x")) for shape in text.split(",")],
+        default=list(SHAPES),
+        help="WORKERSxCONNECTIONS, comma-separated (default: 1x1,2x4)",
+    )
     args = parser.parse_args()
     project = args.project.resolve()
     print(f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.1f} (1 min) at the start")
@@ -333,7 +345,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         script = Path(scratch) / "predict.lua"
         script.write_text(WRK_SCRIPT % body(project))
-        throughput(project, args.seconds, args.rounds, script)
+        throughput(project, args.seconds, args.rounds, script, args.shapes)
     print(f"load average {os.getloadavg()[0]:.1f} (1 min) at the end")
 
 
