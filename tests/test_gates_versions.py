@@ -275,7 +275,8 @@ def test_a_threshold_above_the_models_accuracy_stops_the_server_naming_the_metri
 
 @dataclass
 class Load:
-    """A steady stream of predictions from a few threads, each on a new connection."""
+    """A steady stream of predictions from a few threads, each on one kept-alive connection
+    (the generated uwsgi.ini's router keeps it open while the workers are replaced)."""
 
     port: int
     threads: int = 2
@@ -304,26 +305,31 @@ class Load:
 
     def _loop(self) -> None:
         body = json.dumps({"instances": [INSTANCE]})
-        headers = {"Content-Type": "application/json", "Connection": "close"}
+        headers = {"Content-Type": "application/json"}
+        # http.client reopens it after a close, which counts as a failure below
+        connection = http.client.HTTPConnection(server.LOOPBACK, self.port, timeout=30)
         while not self._stop.is_set() and time.monotonic() < self._deadline:
             try:
-                connection = http.client.HTTPConnection(server.LOOPBACK, self.port, timeout=30)
                 connection.request("POST", "/v1/predict", body, headers)
                 response = connection.getresponse()
                 data = response.read()
-                connection.close()
                 outcome = (
                     json.loads(data)["model"]["version"]
                     if response.status == 200
                     else f"HTTP {response.status}"
                 )
+                if response.will_close:  # the server ended a connection it was to keep
+                    outcome = f"connection closed by the server ({outcome})"
+                    connection.close()
             except (OSError, http.client.HTTPException, ValueError, KeyError) as error:
+                connection.close()
                 outcome = f"{type(error).__name__}: {error}"
             with self._lock:
                 if outcome.startswith(("0.", "1.")):
                     self.answers.append((time.monotonic(), outcome))
                 else:
                     self.failures.append((time.monotonic(), outcome))
+        connection.close()
 
 
 def workers(stats_url: str) -> list[dict[str, Any]]:

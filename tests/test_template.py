@@ -339,19 +339,30 @@ def test_uwsgi_ini_is_tuned_for_cpu_bound_models(project: Path) -> None:
     assert {"OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"} <= pinned
 
 
-def test_uwsgi_ini_closes_each_connection_and_says_so(project: Path) -> None:
-    """One request per connection, announced: worker recycles never reset a client."""
+def test_uwsgi_ini_keeps_connections_in_the_router_not_the_workers(project: Path) -> None:
+    """uWSGI's HTTP router holds the kept-alive connections; workers sit behind it on a
+    local socket, so a recycled, reloaded or killed worker never drops a client's connection."""
     options = uwsgi_options(project / "uwsgi.ini")
     listeners = {"socket", "http-socket", "http11-socket", "http", "https", "uwsgi-socket"}
-    sockets = [key for key, _ in options if key in listeners]
-    assert sockets == ["http-socket"]
-    assert ("add-header", "Connection: close") in options
+    sockets = [(key, value) for key, value in options if key in listeners]
+    assert sockets == [
+        ("http", "%(bind_host):%(bind_port)"),
+        ("socket", "%(metrics_dir)/workers.sock"),
+    ]
+    keys = {key for key, _ in options}
+    assert {"http-keepalive", "http-timeout", "http-headers-timeout", "http-manage-expect"} <= keys
+    assert "add-header" not in keys  # no `Connection: close` on every response any more
 
 
 def test_uwsgi_defaults_give_way_to_the_environment(project: Path) -> None:
-    """Processes and harakiri are set only when UWSGI_PROCESSES / UWSGI_HARAKIRI are not."""
+    """Processes, harakiri and the router's timeouts are set only when their UWSGI_* are not."""
     options = uwsgi_options(project / "uwsgi.ini")
-    for variable, key in (("UWSGI_PROCESSES", "processes"), ("UWSGI_HARAKIRI", "harakiri")):
+    for variable, key in (
+        ("UWSGI_PROCESSES", "processes"),
+        ("UWSGI_HARAKIRI", "harakiri"),
+        ("UWSGI_HTTP_KEEPALIVE", "http-keepalive"),
+        ("UWSGI_HTTP_TIMEOUT", "http-timeout"),
+    ):
         start = options.index(("if-not-env", variable))
         end = options.index(("endif", ""), start)
         assert [k for k, _ in options[start + 1 : end]] == [key], variable

@@ -7,7 +7,9 @@ oversized announcements and malformed HTTP reach the server exactly as sent.
 
 from __future__ import annotations
 
+import configparser
 import contextlib
+import io
 import json
 import select
 import socket
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from {{ cookiecutter.__package_name }}.api.errors import reject_malformed
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
 
@@ -69,21 +72,17 @@ def read_reply(connection: socket.socket) -> Reply:
             data += chunk
     except ConnectionResetError:
         pass
-    head, _, body = data.partition(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1."):
+    if not data.startswith(b"HTTP/1."):
         return Reply(None, {}, data)
-    status_line, *lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return Reply(int(status_line.split()[1]), headers, body)
+    return read_reply_from(data)
 
 
 def http(
     method: str, target: str, body: bytes = b"", headers: dict[str, str] | None = None
 ) -> bytes:
-    lines = [f"{method} {target} HTTP/1.1", f"Host: {LOOPBACK}"]
+    # Connection: close, because `exchange` reads until the server closes: uWSGI's router
+    # would otherwise keep the connection open for the client's next request
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {LOOPBACK}", "Connection: close"]
     if body or method == "POST":
         lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
@@ -267,19 +266,100 @@ def test_a_body_over_the_limit_sent_whole_gets_its_413_not_a_reset(server: Serve
 
 
 # Item 5: malformed HTTP gets a status where one can be given, and the log stays JSON.
-def test_a_garbage_request_line_gets_a_400_and_a_json_log_line(server: Server) -> None:
+def test_a_garbage_request_line_closes_only_its_connection(server: Server) -> None:
+    """uWSGI's HTTP router cannot parse it and closes the connection at once, without a status.
+
+    The request never reaches a worker, so nothing is logged for it (no plain-text KeyError,
+    no traceback); the next request is served. (Behind `http-socket`, with no router, the
+    app answered it with a JSON 400: `reject_malformed`, tested below.)
+    """
+    started = time.monotonic()
     reply = server.exchange(b"GARBAGE\r\n\r\n")
-    assert reply.status == 400, reply
-    assert reply.json()["error"]["code"] == "bad_request"
+    assert (reply.status, reply.body) == (None, b""), reply
+    assert time.monotonic() - started < 1.0
+    assert server.exchange(http("GET", "/health/live")).status == 200
     log = server.log.read_text(errors="replace")
     assert "KeyError" not in log
     assert "Traceback" not in log
-    [entry] = [
-        json.loads(line)
-        for line in log.splitlines()
-        if line.startswith("{") and reply.json()["error"]["request_id"] in line
-    ]
-    assert (entry["message"], entry["status"]) == ("malformed request", 400)
+
+
+def test_a_request_uwsgi_could_not_parse_gets_a_json_400_from_the_app() -> None:
+    """What a WSGI server hands on without REQUEST_METHOD gets the one error shape."""
+    answered: list[str] = []
+    body = b"".join(
+        reject_malformed(lambda environ, start: [b"not reached"])(
+            {"wsgi.input": io.BytesIO()}, lambda status, headers: answered.append(status)
+        )
+    )
+    assert answered == ["400 Bad Request"]
+    assert json.loads(body)["error"]["code"] == "bad_request"
+
+
+def test_expect_100_continue_is_answered_before_the_body(server: Server) -> None:
+    """curl and others wait up to a second for `100 Continue` before sending a body."""
+    head = http("POST", "/v1/predict", b"", {"X-API-Key": KEY, "Expect": "100-continue"})
+    head = head.replace(b"Content-Length: 0", f"Content-Length: {len(BODY)}".encode())
+    with socket.create_connection((LOOPBACK, server.port), timeout=10) as connection:
+        connection.sendall(head)
+        assert select.select([connection], [], [], 0.5)[0], "no 100 Continue within 0.5 s"
+        assert connection.recv(1024).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        connection.sendall(BODY)
+        reply = read_reply(connection)
+    assert reply.status == 200, reply
+
+
+def keep_alive_timeout(project: ProjectConfig) -> float:
+    """uwsgi.ini's `http-keepalive`: how long the router keeps an idle connection open."""
+    ini = configparser.ConfigParser(strict=False, interpolation=None)
+    ini.read(project.root / "uwsgi.ini")
+    return float(ini["uwsgi"]["http-keepalive"])
+
+
+def read_one_reply(connection: socket.socket) -> Reply:
+    """One response on a connection that stays open: its head, then Content-Length bytes."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        assert chunk, f"the server closed the connection after {data!r}"
+        data += chunk
+    reply = read_reply_from(data)
+    length = int(reply.headers["content-length"])
+    body = reply.body
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        assert chunk, "the server closed the connection mid-body"
+        body += chunk
+    return Reply(reply.status, reply.headers, body)
+
+
+def read_reply_from(data: bytes) -> Reply:
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return Reply(int(status_line.split()[1]), headers, body)
+
+
+def test_a_connection_is_kept_alive_until_it_idles_past_the_timeout(
+    server: Server, project: ProjectConfig
+) -> None:
+    """Requests reuse one connection; idle past `http-keepalive` it is closed (FIN, no reset)."""
+    idle = keep_alive_timeout(project)
+    raw = http("POST", "/v1/predict", BODY, {"X-API-Key": KEY})
+    raw = raw.replace(b"Connection: close\r\n", b"")
+    with socket.create_connection((LOOPBACK, server.port), timeout=idle + 10) as connection:
+        for pause in (0, 0, idle - 1.5):
+            time.sleep(pause)
+            connection.sendall(raw)
+            reply = read_one_reply(connection)
+            assert reply.status == 200, reply
+            assert reply.headers.get("connection", "").lower() != "close", reply
+        started = time.monotonic()
+        assert connection.recv(1024) == b""  # an orderly close: a reset would raise here
+        waited = time.monotonic() - started
+    assert idle - 1 <= waited < idle + 2, waited
 
 
 def test_two_hundred_headers_are_served(server: Server) -> None:

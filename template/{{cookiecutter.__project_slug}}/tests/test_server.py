@@ -27,7 +27,7 @@ from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
 from contract import CLASSIFIER, EXAMPLE, LAST
 from servers import LOOPBACK, free_port, require_uwsgi, uwsgi_environ
 
-READY_TIMEOUT = 30.0
+READY_TIMEOUT = 60.0  # a worker loads the model after fork: slow on a busy machine
 STOP_TIMEOUT = 15.0
 INSTANCE = EXAMPLE
 
