@@ -162,7 +162,8 @@ class Load:
 
     def failed_if_sent_after(self, moment: float) -> list[str]:
         """The failures of requests sent after `moment` (none was in flight then)."""
-        return [error for error, sent in zip(self.errors, self.sent) if sent > moment]
+        failures = zip(self.errors, self.sent, strict=True)
+        return [error for error, sent in failures if sent > moment]
 
     def wait_for(self, requests: int, timeout: float = 60.0) -> None:
         """Until `requests` more have been answered or have failed."""
