@@ -135,6 +135,15 @@ def predict_response_model(manifest: Manifest) -> type[BaseModel]:
         "predictions": (list[prediction], ...),
         "model": (ModelIdentity, ...),
     }
+    fields["from_store"] = (
+        list[bool] | None,
+        Field(
+            None,
+            description="Per instance, whether its answer came from the prediction store "
+            "(written by predict-batch --to) rather than the model; only when the service "
+            "has a PREDICTION_STORE",
+        ),
+    )
     if output.task == "classification":
         fields["probabilities"] = (
             list[dict[str, float]] | None,
