@@ -17,6 +17,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -28,8 +29,6 @@ from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from contract import FEATURES, NUMBER, PROJECT, instances
 from servers import LOOPBACK, free_port
 
-pyspark = pytest.importorskip("pyspark", reason="the spark extra is not installed")
-
 pytestmark = pytest.mark.spark
 
 ID = "_row"
@@ -37,7 +36,14 @@ START_TIMEOUT = 120.0
 """Seconds for a master and a worker to start and register, on a busy machine."""
 
 
+def _pyspark() -> Any:
+    """pyspark (the spark extra), imported by the tests that need it, so that without it
+    they skip and the rest of the suite is collected as usual."""
+    return pytest.importorskip("pyspark", reason="the spark extra is not installed")
+
+
 def spark_environ() -> dict[str, str]:
+    _pyspark()
     if shutil.which("java") is None:
         pytest.skip("no java on PATH (apt-get install openjdk-17-jre-headless)")
     return os.environ | {"SPARK_LOCAL_IP": LOOPBACK, "PYSPARK_PYTHON": sys.executable}
@@ -56,7 +62,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A standalone master and one worker on 127.0.0.1; the master's URL."""
     environ = spark_environ()
-    spark_class = Path(pyspark.__file__).parent / "bin" / "spark-class"
+    spark_class = Path(_pyspark().__file__).parent / "bin" / "spark-class"
     logs = tmp_path_factory.mktemp("spark")
     port, ui_port, worker_ui_port = free_port(), free_port(), free_port()
     master_url = f"spark://{LOOPBACK}:{port}"
@@ -149,7 +155,7 @@ def test_an_executor_refuses_an_artifact_that_does_not_match(
     manifest_file = f"{manifest.name}-{manifest.version}.json"
     for name in (manifest.artifact.file, manifest_file):
         shutil.copyfile(models_dir / name, shipped / name)
-    monkeypatch.setattr(pyspark.SparkFiles, "get", lambda name: str(shipped / name))
+    monkeypatch.setattr(_pyspark().SparkFiles, "get", lambda name: str(shipped / name))
     arguments = (manifest.name, manifest.version, manifest.artifact.sha256, manifest_file)
     assert (
         spark._verified_scorer(*arguments, None, False).feature_names == manifest.input_schema.names
