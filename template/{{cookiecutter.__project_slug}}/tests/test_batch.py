@@ -218,7 +218,7 @@ def test_an_existing_output_is_kept_unless_overwrite(
 def test_a_file_that_breaks_midway_leaves_nothing_half_written(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, rows: pd.DataFrame, models_dir: Path
 ) -> None:
-    """A malformed line past the first chunk (4 MiB): the run fails after writing chunks,
+    """A malformed line past the first chunk (1 MiB): the run fails after writing chunks,
     and neither the output nor a temporary file is left."""
     text = rows.to_csv(index=False)
     header, _, body = text.partition("\n")

@@ -147,7 +147,13 @@ def _scored(
         from . import spark
 
         yield from spark.scored_chunks(
-            source, loaded.manifest, models_dir, options.id_column, store_keys, options.master
+            source,
+            loaded.manifest,
+            models_dir,
+            options.id_column,
+            store_keys,
+            options.master,
+            options.output.parent,
         )
         return
     for chunk in chunks(source):

@@ -6,14 +6,16 @@ against the manifest (and the manifest against the driver's) with the registry's
 gates before it loads it, once per worker process. The executors need this project
 installed in the interpreter Spark starts for them (``spark.pyspark.python``: by default
 the driver's own, which is right on one machine and on a cluster whose workers share the
-same path). Results stream back to the driver partition by partition, in input order,
-where `run` writes them as it writes the local engine's.
+same path). The executors write their results to Parquet parts in a scratch folder, which the
+driver reads back in input order, in bounded batches, and `run` writes them as it
+writes the local engine's.
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,12 +27,13 @@ from ..model.errors import IntegrityError
 from ..model.manifest import Manifest
 from ..model.predictor import Predictor
 from ..model.registry import LoadedModel, load, manifest_path
-from .score import REASON, Scored, Scorer
+from .score import MODEL_NAME, MODEL_VERSION, REASON, Scored, Scorer
 from .source import Source
 
 DEFAULT_MASTER = "local[*]"
-COLLECT_ROWS = 65_536
-"""Result rows the driver gathers into one chunk before writing it."""
+COLLECT_ROWS = 32_768
+"""Result rows the driver reads back as one chunk."""
+MIN_PARTITION_BYTES = 1 << 20
 _KIND = "_kind"
 _KEY = "_key"
 _VALUE = "_value"
@@ -46,8 +49,10 @@ def scored_chunks(
     id_column: str | None,
     store_keys: bool,
     master: str | None,
+    scratch: Path,
 ) -> Iterator[Scored]:
-    """Score ``source`` on Spark (``master``, default ``local[*]``), chunk by chunk."""
+    """Score ``source`` on Spark (``master``, default ``local[*]``), chunk by chunk; the
+    executors' results pass through a temporary folder in ``scratch``."""
     from pyspark.sql import SparkSession
 
     # The executors' interpreter: the driver's pyspark sends PYSPARK_PYTHON with every
@@ -64,6 +69,12 @@ def scored_chunks(
         spark.sparkContext.addFile(str(models_dir / manifest.artifact.file))
         manifest_file = manifest_path(models_dir, manifest.name, manifest.version)
         spark.sparkContext.addFile(str(manifest_file))
+        # Partitions of about a file's size over twice the cores, so that every core has
+        # work even for a file under Spark's default split (128 MiB).
+        size = source.path.stat().st_size
+        cores = spark.sparkContext.defaultParallelism
+        split = max(MIN_PARTITION_BYTES, -(-size // (2 * cores)))
+        spark.conf.set("spark.sql.files.maxPartitionBytes", str(split))
         reader = spark.read
         path = str(source.path.resolve())
         # CSV: every column as text (Spark's default without inferSchema), empty cells null
@@ -79,15 +90,20 @@ def scored_chunks(
             store_keys,
         )
         result = frame.mapInPandas(score, schema=_result_schema(frame.schema, manifest, id_column))
-        columns = result.columns
-        rows: list[Any] = []
-        for row in result.toLocalIterator(prefetchPartitions=True):
-            rows.append(row)
-            if len(rows) >= COLLECT_ROWS:
-                yield _split(pd.DataFrame.from_records(rows, columns=columns), manifest, id_column)
-                rows = []
-        if rows:
-            yield _split(pd.DataFrame.from_records(rows, columns=columns), manifest, id_column)
+        # The executors write their results (a scratch folder beside the output: on a
+        # cluster, a file system they share with the driver); the driver reads the parts
+        # back in partition order, that is, input order, in bounded batches.
+        parts = scratch / f".{source.path.name}.{os.getpid()}.spark"
+        try:
+            result.write.parquet(str(parts))
+            import pyarrow.parquet as pq
+
+            for part in sorted(parts.glob("part-*.parquet")):
+                with pq.ParquetFile(part) as file:
+                    for batch in file.iter_batches(COLLECT_ROWS):
+                        yield _split(batch.to_pandas(), manifest, id_column)
+        finally:
+            shutil.rmtree(parts, ignore_errors=True)
     finally:
         spark.stop()
 
@@ -114,9 +130,15 @@ def _score_partitions(
         rejects = rejects.assign(**{_KIND: "reject"})
         stored = pd.DataFrame(scored.stored, columns=[_KEY, _VALUE]).assign(**{_KIND: "stored"})
         tagged = pd.concat([output, rejects, stored], ignore_index=True)
-        # Text as Python objects: Spark's Arrow conversion takes no pandas 3 string arrays.
-        text = [name for name in tagged.columns if pd.api.types.is_string_dtype(tagged[name])]
-        yield tagged.astype(dict.fromkeys(text, object))
+        # Text as Python objects, None where missing: Spark's Arrow conversion takes no
+        # pandas 3 string arrays, and a text column that concat made all-NaN floats (no
+        # rejects in this chunk) would become one.
+        text = [*(_TEXT + name for name in names), REASON, _KEY, _KIND, MODEL_NAME, MODEL_VERSION]
+        text += [name for name in tagged.columns if pd.api.types.is_string_dtype(tagged[name])]
+        for name in dict.fromkeys(text):
+            column = tagged[name].astype(object)
+            tagged[name] = column.where(column.notna(), None)
+        yield tagged
 
 
 def _verified_scorer(
