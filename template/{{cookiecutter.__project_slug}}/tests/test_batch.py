@@ -29,6 +29,12 @@ def _in_the_project(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(PROJECT.root)
 
 
+@pytest.fixture
+def trained(models_dir: Path, manifest: Manifest) -> Path:
+    """The session's registry, the project's model version trained into it."""
+    return models_dir
+
+
 @pytest.fixture(scope="module")
 def rows() -> pd.DataFrame:
     """The data's instances, an id column first (``r0``, ``r1``...)."""
@@ -38,10 +44,10 @@ def rows() -> pd.DataFrame:
 
 
 def batch(
-    capsys: pytest.CaptureFixture[str], models_dir: Path, *arguments: str | Path
+    capsys: pytest.CaptureFixture[str], trained: Path, *arguments: str | Path
 ) -> tuple[int, str, str]:
     """Run ``predict-batch`` in process: exit code, standard output, standard error."""
-    code = cli.main(["predict-batch", *map(str, arguments), "--models-dir", str(models_dir)])
+    code = cli.main(["predict-batch", *map(str, arguments), "--models-dir", str(trained)])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -72,7 +78,7 @@ def test_batch_answers_are_the_apis(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     rows: pd.DataFrame,
-    models_dir: Path,
+    trained: Path,
     manifest: Manifest,
     client: testing.TestClient,
     source: str,
@@ -84,7 +90,7 @@ def test_batch_answers_are_the_apis(
     else:
         rows.to_parquet(input_path, index=False)
     output = tmp_path / f"scores.{target}"
-    code, out, err = batch(capsys, models_dir, input_path, output, "--id-column", ID)
+    code, out, err = batch(capsys, trained, input_path, output, "--id-column", ID)
     assert code == 0, err
     assert f"{len(rows)} predictions, 0 rejected" in out
     scored = read(output)
@@ -107,7 +113,7 @@ def test_rows_the_api_would_refuse_are_rejected_with_its_reason(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     rows: pd.DataFrame,
-    models_dir: Path,
+    trained: Path,
     client: testing.TestClient,
 ) -> None:
     text = rows.astype(object)
@@ -117,7 +123,7 @@ def test_rows_the_api_would_refuse_are_rejected_with_its_reason(
     input_path = tmp_path / "rows.csv"
     text.to_csv(input_path, index=False)
     output = tmp_path / "scores.csv"
-    code, out, err = batch(capsys, models_dir, input_path, output, "--id-column", ID)
+    code, out, err = batch(capsys, trained, input_path, output, "--id-column", ID)
     assert code == 0, err
     refused = [2, 5] + ([] if NUMBER.nullable else [7])
     rejects = read(tmp_path / "scores.rejects.csv")
@@ -135,13 +141,13 @@ def test_rows_the_api_would_refuse_are_rejected_with_its_reason(
 
 
 def test_json_summary_counts_rows_and_rejects(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, rows: pd.DataFrame, models_dir: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rows: pd.DataFrame, trained: Path
 ) -> None:
     text = rows.astype(object)
     text.loc[0, NUMBER.name] = "not a number"
     text.to_csv(tmp_path / "rows.csv", index=False)
     code, out, err = batch(
-        capsys, models_dir, tmp_path / "rows.csv", tmp_path / "scores.parquet", "--json"
+        capsys, trained, tmp_path / "rows.csv", tmp_path / "scores.parquet", "--json"
     )
     assert code == 0, err
     summary = json.loads(out)
@@ -153,9 +159,9 @@ def test_json_summary_counts_rows_and_rejects(
     assert not math.isnan(summary["seconds"])
 
 
-def refused(capsys: pytest.CaptureFixture[str], models_dir: Path, *arguments: str | Path) -> str:
+def refused(capsys: pytest.CaptureFixture[str], trained: Path, *arguments: str | Path) -> str:
     """The one line a refused run prints on standard error."""
-    code, out, err = batch(capsys, models_dir, *arguments)
+    code, out, err = batch(capsys, trained, *arguments)
     assert code == 1
     assert out == ""
     assert len(err.strip().splitlines()) == 1, err
@@ -163,11 +169,11 @@ def refused(capsys: pytest.CaptureFixture[str], models_dir: Path, *arguments: st
 
 
 def test_a_missing_column_is_one_line_and_writes_nothing(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, rows: pd.DataFrame, models_dir: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rows: pd.DataFrame, trained: Path
 ) -> None:
     missing = FEATURES[-1].name
     rows.drop(columns=[missing]).to_csv(tmp_path / "rows.csv", index=False)
-    error = refused(capsys, models_dir, tmp_path / "rows.csv", tmp_path / "scores.csv")
+    error = refused(capsys, trained, tmp_path / "rows.csv", tmp_path / "scores.csv")
     assert f"no column {missing!r}" in error
     assert sorted(path.name for path in tmp_path.iterdir()) == ["rows.csv"]
 
@@ -180,43 +186,43 @@ def test_a_missing_column_is_one_line_and_writes_nothing(
 def test_an_empty_file_is_one_line(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
-    models_dir: Path,
+    trained: Path,
     content: bytes,
     expected: str,
 ) -> None:
     (tmp_path / "rows.csv").write_bytes(content)
-    error = refused(capsys, models_dir, tmp_path / "rows.csv", tmp_path / "scores.csv")
+    error = refused(capsys, trained, tmp_path / "rows.csv", tmp_path / "scores.csv")
     assert expected in error
     assert sorted(path.name for path in tmp_path.iterdir()) == ["rows.csv"]
 
 
 def test_an_unreadable_file_is_one_line(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, models_dir: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, trained: Path
 ) -> None:
     (tmp_path / "rows.parquet").write_bytes(b"this is not a parquet file\n" * 10)
-    error = refused(capsys, models_dir, tmp_path / "rows.parquet", tmp_path / "scores.csv")
+    error = refused(capsys, trained, tmp_path / "rows.parquet", tmp_path / "scores.csv")
     assert "rows.parquet: unreadable" in error
-    error = refused(capsys, models_dir, tmp_path / "absent.csv", tmp_path / "scores.csv")
+    error = refused(capsys, trained, tmp_path / "absent.csv", tmp_path / "scores.csv")
     assert "no such input file" in error
     assert sorted(path.name for path in tmp_path.iterdir()) == ["rows.parquet"]
 
 
 def test_an_existing_output_is_kept_unless_overwrite(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, rows: pd.DataFrame, models_dir: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rows: pd.DataFrame, trained: Path
 ) -> None:
     rows.to_csv(tmp_path / "rows.csv", index=False)
     output = tmp_path / "scores.csv"
     output.write_text("earlier results\n")
-    error = refused(capsys, models_dir, tmp_path / "rows.csv", output)
+    error = refused(capsys, trained, tmp_path / "rows.csv", output)
     assert "exists; pass --overwrite" in error
     assert output.read_text() == "earlier results\n"
-    code, _, err = batch(capsys, models_dir, tmp_path / "rows.csv", output, "--overwrite")
+    code, _, err = batch(capsys, trained, tmp_path / "rows.csv", output, "--overwrite")
     assert code == 0, err
     assert len(read(output)) == len(rows)
 
 
 def test_a_file_that_breaks_midway_leaves_nothing_half_written(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, rows: pd.DataFrame, models_dir: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rows: pd.DataFrame, trained: Path
 ) -> None:
     """A malformed line past the first chunk (1 MiB): the run fails after writing chunks,
     and neither the output nor a temporary file is left."""
@@ -226,17 +232,30 @@ def test_a_file_that_breaks_midway_leaves_nothing_half_written(
     (tmp_path / "rows.csv").write_text(
         header + "\n" + body * repeats + "too,many,fields" + ",x" * len(FEATURES) + "\n"
     )
-    error = refused(capsys, models_dir, tmp_path / "rows.csv", tmp_path / "scores.parquet")
+    error = refused(capsys, trained, tmp_path / "rows.csv", tmp_path / "scores.parquet")
     assert "rows.csv: unreadable" in error
     assert sorted(path.name for path in tmp_path.iterdir()) == ["rows.csv"]
 
 
 def test_an_id_column_the_file_lacks_is_one_line(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, rows: pd.DataFrame, models_dir: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rows: pd.DataFrame, trained: Path
 ) -> None:
     rows.to_csv(tmp_path / "rows.csv", index=False)
     error = refused(
-        capsys, models_dir, tmp_path / "rows.csv", tmp_path / "s.csv", "--id-column", "cust"
+        capsys, trained, tmp_path / "rows.csv", tmp_path / "s.csv", "--id-column", "cust"
     )
     assert "no column 'cust'" in error
     assert "--id-column" in error
+
+
+def test_options_that_need_another_are_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rows: pd.DataFrame, trained: Path
+) -> None:
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    arguments = (tmp_path / "rows.csv", tmp_path / "s.csv")
+    assert "--ttl needs --to" in refused(capsys, trained, *arguments, "--ttl", "60")
+    assert "--master needs --engine spark" in refused(
+        capsys, trained, *arguments, "--master", "spark://127.0.0.1:7077"
+    )
+    assert "redis://" in refused(capsys, trained, *arguments, "--to", "http://cache:6379")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["rows.csv"]

@@ -168,3 +168,22 @@ def test_an_executor_refuses_an_artifact_that_does_not_match(
         artifact.write(b"tampered")
     with pytest.raises(IntegrityError, match="does not match its manifest"):
         spark._verified_scorer(*arguments, None, False)
+
+
+def test_a_failed_job_is_reported_by_its_python_error() -> None:
+    from {{ cookiecutter.__package_name }}.batch import spark
+
+    message = (
+        "An error occurred while calling o65.getResult.\n"
+        ": org.apache.spark.SparkException: Job aborted due to stage failure\n"
+        "\tat org.apache.spark.scheduler.DAGScheduler.failJobAndIndependentStages\n"
+        '  File "spark.py", line 140, in _verified_scorer\n'
+        "IntegrityError: model.json: names artifact SHA-256 abc, the driver verified def\n"
+        "\tat org.apache.spark.api.python.BasePythonRunner\n"
+    )
+    assert spark._cause(RuntimeError(message)) == (
+        "IntegrityError: model.json: names artifact SHA-256 abc, the driver verified def"
+    )
+    assert spark._cause(RuntimeError("Java gateway process exited")) == (
+        "Java gateway process exited"
+    )

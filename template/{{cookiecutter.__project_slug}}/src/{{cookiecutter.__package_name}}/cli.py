@@ -261,6 +261,12 @@ def _restore_choice(path: Path, previous: str | None) -> None:
 def _predict_batch(args: argparse.Namespace) -> int:
     from .batch import run
 
+    if args.ttl is not None and args.ttl < 1:
+        raise BatchError(f"--ttl must be a positive number of seconds, got {args.ttl}")
+    if args.ttl is not None and not args.to:
+        raise BatchError("--ttl needs --to: it is how long stored predictions live")
+    if args.master and args.engine != "spark":
+        raise BatchError("--master needs --engine spark")
     project = find_project_config()
     models_dir = _models_dir(args, project)
     if args.model_version:
@@ -276,10 +282,6 @@ def _predict_batch(args: argparse.Namespace) -> int:
             Predictor,
             project.root / "pyproject.toml",
         )
-    if args.ttl is not None and args.ttl < 1:
-        raise BatchError(f"--ttl must be a positive number of seconds, got {args.ttl}")
-    if (args.ttl is not None or args.master) and not (args.to or args.engine == "spark"):
-        raise BatchError("--ttl needs --to, and --master needs --engine spark")
     options = BatchOptions(
         input=args.input,
         output=args.output,

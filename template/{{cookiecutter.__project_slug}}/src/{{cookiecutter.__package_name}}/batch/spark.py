@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -28,9 +29,10 @@ from ..model.manifest import Manifest
 from ..model.predictor import Predictor
 from ..model.registry import LoadedModel, load, manifest_path
 from .score import MODEL_NAME, MODEL_VERSION, REASON, Scored, Scorer
-from .source import Source
+from .source import BatchError, Source
 
 DEFAULT_MASTER = "local[*]"
+_ERROR_LINE = re.compile(r"^[A-Za-z_.]*(Error|Exception): ")
 COLLECT_ROWS = 32_768
 """Result rows the driver reads back as one chunk."""
 MIN_PARTITION_BYTES = 1 << 20
@@ -52,7 +54,42 @@ def scored_chunks(
     scratch: Path,
 ) -> Iterator[Scored]:
     """Score ``source`` on Spark (``master``, default ``local[*]``), chunk by chunk; the
-    executors' results pass through a temporary folder in ``scratch``."""
+    executors' results pass through a temporary folder in ``scratch``. A job that fails
+    is a `BatchError` naming the first Python or Java error."""
+    try:
+        from py4j.protocol import Py4JError
+        from pyspark.errors import PySparkException
+    except ImportError:
+        raise BatchError(
+            "--engine spark needs pyspark: install the project's spark extra "
+            "(pip install -e '.[spark]') and Java 17 or 21"
+        ) from None
+    try:
+        yield from _scored_chunks(
+            source, manifest, models_dir, id_column, store_keys, master, scratch
+        )
+    except (Py4JError, PySparkException) as exc:
+        raise BatchError(f"the Spark job failed: {_cause(exc)}") from None
+
+
+def _cause(exc: BaseException) -> str:
+    """The most telling line of a Spark failure: the executor's Python error, else the first."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if _ERROR_LINE.match(line):
+            return line
+    return lines[0] if lines else type(exc).__name__
+
+
+def _scored_chunks(
+    source: Source,
+    manifest: Manifest,
+    models_dir: Path,
+    id_column: str | None,
+    store_keys: bool,
+    master: str | None,
+    scratch: Path,
+) -> Iterator[Scored]:
     from pyspark.sql import SparkSession
 
     # The executors' interpreter: the driver's pyspark sends PYSPARK_PYTHON with every
