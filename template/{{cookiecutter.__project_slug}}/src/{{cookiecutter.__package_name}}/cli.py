@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import os
 import sys
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import semver
 
+from .batch.run import ENGINES, BatchOptions
+from .batch.source import BatchError
 from .model import registry, selection
 from .model.errors import RegistryError
 from .model.manifest import Manifest, read_manifest
@@ -36,7 +39,14 @@ PROG = "{{ cookiecutter.__project_slug }}"
 RELOAD_TRIGGER = Path("models") / ".reload"
 """The file ``touch-chain-reload`` in uwsgi.ini watches, relative to the project."""
 
-_USER_ERRORS = (DatasetError, ProjectConfigError, RegistryError, SettingsError, ThresholdsError)
+_USER_ERRORS = (
+    BatchError,
+    DatasetError,
+    ProjectConfigError,
+    RegistryError,
+    SettingsError,
+    ThresholdsError,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -245,6 +255,59 @@ def _restore_choice(path: Path, previous: str | None) -> None:
         path.write_text(previous, encoding="utf-8")
 
 
+# predict-batch ---------------------------------------------------------------------------
+
+
+def _predict_batch(args: argparse.Namespace) -> int:
+    from .batch import run
+
+    if args.ttl is not None and args.ttl < 1:
+        raise BatchError(f"--ttl must be a positive number of seconds, got {args.ttl}")
+    if args.ttl is not None and not args.to:
+        raise BatchError("--ttl needs --to: it is how long stored predictions live")
+    if args.master and args.engine != "spark":
+        raise BatchError("--master needs --engine spark")
+    project = find_project_config()
+    models_dir = _models_dir(args, project)
+    if args.model_version:
+        loaded = registry.load(
+            models_dir, project.model_name, args.model_version, Predictor, project.thresholds
+        )
+    else:  # the version a server started now would serve
+        own = {key: value for key, value in os.environ.items() if key == "MODEL_VERSION"}
+        loaded, _ = selection.load_chosen(
+            models_dir,
+            project.model_name,
+            Settings.from_env(own).model_version,
+            Predictor,
+            project.root / "pyproject.toml",
+        )
+    options = BatchOptions(
+        input=args.input,
+        output=args.output,
+        id_column=args.id_column,
+        engine=args.engine,
+        master=args.master,
+        store_url=args.to,
+        ttl=args.ttl,
+        overwrite=args.overwrite,
+    )
+    progress = _progress if sys.stderr.isatty() and not args.json else None
+    summary = run.run(loaded, models_dir, options, progress)
+    if progress is not None:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(summary.to_dict(), indent=2))
+    else:
+        print(summary.line())
+    return 0
+
+
+def _progress(rows: int, seconds: float) -> None:
+    rate = rows / seconds if seconds > 0 else 0.0
+    print(f"\r  {rows:>12,} rows  {rate:>10,.0f} rows/s  {seconds:7.1f} s", end="", file=sys.stderr)
+
+
 # shared ----------------------------------------------------------------------------------
 
 
@@ -307,6 +370,49 @@ def _parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("version", metavar="VERSION", help="an exact version, e.g. 0.1.0")
     serve_parser.add_argument("--models-dir", type=Path, help=models_dir_help)
     serve_parser.set_defaults(command=_serve_version)
+
+    batch_parser = commands.add_parser(
+        "predict-batch",
+        help="score a CSV or Parquet file into another, locally or on Spark",
+        description="Score every row of INPUT (CSV or Parquet, read in chunks) with the "
+        "served model version (or --model-version), validated as the API validates a "
+        "request, into OUTPUT (Parquet or CSV, by its suffix). Rows that fail validation "
+        "go to OUTPUT's rejects file (e.g. scores.rejects.parquet) with the reason. Nothing "
+        "is written unless the run completes; an existing OUTPUT is kept unless --overwrite.",
+    )
+    batch_parser.add_argument("input", metavar="INPUT", type=Path, help="a CSV or Parquet file")
+    batch_parser.add_argument(
+        "output", metavar="OUTPUT", type=Path, help="the .parquet or .csv file to write"
+    )
+    batch_parser.add_argument(
+        "--model-version", help="an exact version (default: the one a server would serve)"
+    )
+    batch_parser.add_argument(
+        "--id-column", help="a column of INPUT that identifies rows, copied to the output"
+    )
+    batch_parser.add_argument(
+        "--engine", choices=ENGINES, default="local", help="where to score (default: local)"
+    )
+    batch_parser.add_argument(
+        "--master", help="the Spark master, e.g. spark://host:7077 (default: local[*])"
+    )
+    batch_parser.add_argument(
+        "--to",
+        metavar="URL",
+        help="also store the predictions in Redis (redis://HOST:PORT/DB), where the API's "
+        "PREDICTION_STORE finds them",
+    )
+    batch_parser.add_argument(
+        "--ttl", type=int, help="seconds before stored predictions expire (default: never)"
+    )
+    batch_parser.add_argument(
+        "--overwrite", action="store_true", help="replace OUTPUT and its rejects file"
+    )
+    batch_parser.add_argument(
+        "--json", action="store_true", help="print the summary as JSON (no progress)"
+    )
+    batch_parser.add_argument("--models-dir", type=Path, help=models_dir_help)
+    batch_parser.set_defaults(command=_predict_batch)
     return parser
 
 

@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     ``MODEL_VERSION`` is the default choice: ``<models_dir>/SERVING``, written by
     ``serve-version``, takes precedence over it (see `selection.choose`).
     The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``,
-    ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR``; the server's: ``RECYCLE_REQUESTS``,
+    ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR``, ``PREDICTION_STORE`` and
+    ``PREDICTION_STORE_TIMEOUT``; the server's: ``RECYCLE_REQUESTS``,
     ``RECYCLE_FILE`` and ``VERIFIED_MODELS_DIR`` (see the README).
     """
 
@@ -88,6 +89,12 @@ class Settings(BaseSettings):
     metrics_dir: Path | None = Field(None, alias="PROMETHEUS_MULTIPROC_DIR")
     """prometheus-client's multi-process directory, which it reads from the environment
     itself (``PROMETHEUS_MULTIPROC_DIR``) when first imported; None for one process."""
+
+    prediction_store: str | None = Field(None, alias="PREDICTION_STORE")
+    """A Redis URL (``redis://HOST:PORT/DB``): ``/v1/predict`` answers the instances stored
+    there (by ``predict-batch --to``) and asks the model for the rest. None: the model alone."""
+    prediction_store_timeout: float = Field(0.05, alias="PREDICTION_STORE_TIMEOUT")
+    """Seconds a store lookup may take (connecting included) before the model answers."""
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -169,6 +176,29 @@ class Settings(BaseSettings):
     @classmethod
     def _optional_path(cls, value: Any) -> Any:
         return (value.strip() or None) if isinstance(value, str) else value
+
+    @field_validator("prediction_store", mode="before")
+    @classmethod
+    def _store_url(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        from .store.redis_store import StoreError, check_url
+
+        try:
+            return check_url(value.strip())
+        except StoreError as exc:
+            raise ValueError(f"{_variable(info)}: {exc}") from None
+
+    @field_validator("prediction_store_timeout")
+    @classmethod
+    def _store_timeout(cls, value: float, info: ValidationInfo) -> float:
+        if not 0 < value <= 10:
+            raise ValueError(
+                f"{_variable(info)} must be a number of seconds above 0 and at most 10, got {value}"
+            )
+        return value
 
     @field_validator("metrics_dir")
     @classmethod

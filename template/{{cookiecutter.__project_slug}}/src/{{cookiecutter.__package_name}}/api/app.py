@@ -6,6 +6,7 @@ import logging
 import os
 import time
 from typing import BinaryIO
+from urllib.parse import urlsplit, urlunsplit
 
 import falcon
 import orjson
@@ -14,9 +15,10 @@ from falcon.media import JSONHandler
 from ..logging import configure_logging
 from ..model import selection
 from ..model.errors import RegistryError
+from ..model.manifest import Manifest
 from ..model.predictor import Predictor
 from ..model.registry import LoadedModel
-from ..settings import Settings
+from ..settings import Settings, SettingsError
 from .docs import DocsResource
 from .errors import handle_unexpected, serialize_error
 from .integrity import ArtifactWatch
@@ -31,6 +33,7 @@ from .resources import (
     PredictResource,
 )
 from .schemas import RequestSchema
+from .store import StoreFirst
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +82,12 @@ def create_app(
     classifier = manifest.output.task == "classification"
     request_schema = RequestSchema(manifest.input_schema, settings.max_instances, classifier)
     predict = PredictResource(
-        served, request_schema, metrics, settings.max_body_bytes, settings.body_timeout
+        served,
+        request_schema,
+        metrics,
+        settings.max_body_bytes,
+        settings.body_timeout,
+        _store(settings, manifest, metrics),
     )
     app.add_route("/v1/predict", predict)
     app.add_route("/v1/model", ModelResource(served))
@@ -142,3 +150,29 @@ def _load_model(settings: Settings) -> LoadedModel[Predictor]:
         },
     )
     return served
+
+
+def _store(settings: Settings, manifest: Manifest, metrics: Metrics) -> StoreFirst | None:
+    """The prediction store the settings name (the redis client imported only then)."""
+    if settings.prediction_store is None:
+        return None
+    from ..store.redis_store import RedisStore, StoreError
+
+    try:
+        store = RedisStore(settings.prediction_store, settings.prediction_store_timeout)
+    except StoreError as exc:
+        raise SettingsError(f"PREDICTION_STORE: {exc}") from None
+    logger.info(
+        "prediction store configured",
+        extra={"store": _redacted(settings.prediction_store)},
+    )
+    return StoreFirst(store, manifest, metrics)
+
+
+def _redacted(url: str) -> str:
+    """A store URL without its password, for the log."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))

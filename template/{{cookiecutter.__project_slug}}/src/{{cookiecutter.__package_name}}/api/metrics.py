@@ -116,6 +116,17 @@ class Metrics:
             multiprocess_mode="livemostrecent",
             registry=registry,
         )
+        self._store_lookups = Counter(
+            "prediction_store_lookups",
+            "Instances looked up in the prediction store (PREDICTION_STORE), by result.",
+            ["result"],
+            registry=registry,
+        )
+        self._store_errors = Counter(
+            "prediction_store_errors",
+            "Failed or timed-out prediction store lookups (answered by the model instead).",
+            registry=registry,
+        )
         self._features = frozenset(manifest.input_schema.names)
         # Label lookups cost more than the increments; each child is looked up once.
         self._request_children: dict[tuple[str, str, int], Any] = {}
@@ -160,6 +171,16 @@ class Metrics:
         elif self._values is not None:
             for value in predictions:
                 self._values.observe(value)
+
+    def store_looked_up(self, hits: int, misses: int) -> None:
+        """Count one request's instances answered from the store and sent to the model."""
+        if hits:
+            self._store_lookups.labels("hit").inc(hits)
+        if misses:
+            self._store_lookups.labels("miss").inc(misses)
+
+    def store_failed(self) -> None:
+        self._store_errors.inc()
 
     def validation_failed(self, locations: Iterable[tuple[int | str, ...]]) -> None:
         """Count a refused request once per field at fault (pydantic error locations)."""

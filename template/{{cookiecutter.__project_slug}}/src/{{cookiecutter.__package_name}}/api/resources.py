@@ -19,6 +19,7 @@ from .harakiri import Harakiri
 from .integrity import ArtifactWatch
 from .metrics import Metrics
 from .schemas import RequestSchema
+from .store import StoreFirst
 
 # Up to this many predictions are logged as they are; larger batches as a summary.
 LOGGED_PREDICTIONS = 10
@@ -38,8 +39,10 @@ class PredictResource:
         metrics: Metrics,
         max_body_bytes: int,
         body_timeout: float,
+        store: StoreFirst | None = None,
     ) -> None:
         self._model = served.model
+        self._store = store
         self._body_timeout = body_timeout
         self._harakiri = Harakiri()
         self._request_schema = request_schema
@@ -65,12 +68,24 @@ class PredictResource:
                 raise from_validation_error(exc) from None
             log_fields["instances"] = len(features)
             try:
-                predictions = self._model.predict(features).tolist()
-                probabilities = self._probabilities(features) if with_probabilities else None
+                if self._store is None:
+                    predictions, probabilities = self._predict(features, with_probabilities)
+                    from_store = None
+                else:
+                    predictions, probabilities, from_store = self._store.predict(
+                        features,
+                        with_probabilities,
+                        lambda rows: self._predict(rows, with_probabilities),
+                    )
             except InvalidInputError as exc:
                 raise ApiError(422, "invalid_input", str(exc)) from None
         self._metrics.predicted(predictions, with_probabilities)
         answer: dict[str, Any] = {"predictions": predictions, "model": self._identity}
+        if from_store is not None:
+            answer["from_store"] = from_store
+            log_fields["store_hits"] = sum(from_store)
+            if len(from_store) <= LOGGED_PREDICTIONS:
+                log_fields["from_store"] = from_store
         if len(predictions) <= LOGGED_PREDICTIONS:
             log_fields["predictions"] = predictions
         else:
@@ -82,6 +97,12 @@ class PredictResource:
                 log_fields["probabilities"] = probabilities
         resp.content_type = falcon.MEDIA_JSON
         resp.data = orjson.dumps(answer)
+
+    def _predict(
+        self, features: np.ndarray, with_probabilities: bool
+    ) -> tuple[list[Any], list[dict[str, float]] | None]:
+        predictions = self._model.predict(features).tolist()
+        return predictions, self._probabilities(features) if with_probabilities else None
 
     def _probabilities(self, features: np.ndarray) -> list[dict[str, float]]:
         """``{"class": p, ...}`` per instance, classes as the manifest names them."""

@@ -13,6 +13,7 @@ cannot drift from what the service accepts and answers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -65,7 +66,7 @@ class RequestSchema:
         # Fields get positional names (f0, f1, ...) and the features' names as aliases,
         # so no feature name can collide with pydantic's own attributes.
         self._attributes = tuple(f"f{i}" for i in range(len(schema.features)))
-        instance = create_model(
+        self.instance_model: type[BaseModel] = create_model(
             "Instance",
             __config__=_FORBID_EXTRA,
             __doc__="One instance to predict: every feature of the model's input schema "
@@ -75,6 +76,7 @@ class RequestSchema:
                 for attribute, feature in zip(self._attributes, schema.features, strict=True)
             },
         )
+        instance = self.instance_model
         instances = Annotated[list[instance], Field(min_length=1, max_length=max_instances)]
         fields: dict[str, Any] = {"instances": (instances, ...)}
         if classifier:
@@ -99,15 +101,20 @@ class RequestSchema:
         """The instances of a JSON body as rows in schema order, and whether probabilities
         were asked for; `ValidationError` if the body is invalid."""
         request: Any = self.pydantic_model.model_validate_json(body)
+        probabilities = getattr(request, "return_probabilities", False)
+        return self.matrix(request.instances), probabilities
+
+    def matrix(self, instances: Sequence[BaseModel]) -> np.ndarray:
+        """Validated instances (`instance_model`) as rows in schema order, nulls as the
+        model's missing values: the one way the API and batch scoring build the matrix."""
         attributes = self._attributes
-        rows = [[getattr(item, name) for name in attributes] for item in request.instances]
+        rows = [[getattr(item, name) for name in attributes] for item in instances]
         if self._nulls:
             for row in rows:
                 for index, missing in self._nulls:
                     if row[index] is None:
                         row[index] = missing
-        probabilities = getattr(request, "return_probabilities", False)
-        return np.array(rows, dtype=self._dtype), probabilities
+        return np.array(rows, dtype=self._dtype)
 
 
 class ModelIdentity(BaseModel):
@@ -128,6 +135,15 @@ def predict_response_model(manifest: Manifest) -> type[BaseModel]:
         "predictions": (list[prediction], ...),
         "model": (ModelIdentity, ...),
     }
+    fields["from_store"] = (
+        list[bool] | None,
+        Field(
+            None,
+            description="Per instance, whether its answer came from the prediction store "
+            "(written by predict-batch --to) rather than the model; only when the service "
+            "has a PREDICTION_STORE",
+        ),
+    )
     if output.task == "classification":
         fields["probabilities"] = (
             list[dict[str, float]] | None,

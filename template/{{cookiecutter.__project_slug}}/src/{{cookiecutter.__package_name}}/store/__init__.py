@@ -1,0 +1,1 @@
+"""Stored predictions: canonical keys (`keys`) and the Redis store (`redis_store`)."""
