@@ -43,6 +43,11 @@ DEPENDENCY_IMPORTS: dict[str, tuple[str, ...]] = {
     "swagger-ui-py": ("swagger_ui",),
     "pytest": ("pytest", "_pytest", "pluggy"),
     "ruff": ("ruff",),
+    "mypy": ("mypy", "mypyc", "mypy_extensions"),
+    # Stub-only distributions: their folders (pandas-stubs, ...) are no import names.
+    "pandas-stubs": (),
+    "types-gevent": (),
+    "types-uwsgi": (),
     "schemathesis": ("schemathesis", "hypothesis"),
     "pyperf": ("pyperf",),
     "pandas": ("pandas",),
