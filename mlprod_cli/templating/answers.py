@@ -48,6 +48,8 @@ DEPENDENCY_IMPORTS: dict[str, tuple[str, ...]] = {
     "pandas-stubs": (),
     "types-gevent": (),
     "types-uwsgi": (),
+    "pre-commit": ("pre_commit", "cfgv", "identify", "nodeenv", "virtualenv"),
+    "pre-commit-hooks": ("pre_commit_hooks",),
     "schemathesis": ("schemathesis", "hypothesis"),
     "pyperf": ("pyperf",),
     "pandas": ("pandas",),
