@@ -12,12 +12,17 @@ The versions live in a template cache laid out as mlprod keeps it
 - 0.0.3: 0.0.2 with `uwsgi.ini` moved to `deploy/uwsgi.ini` (for the migration tests).
 
 The versions are below the installed mlprod's, as released templates would be.
+`add_version_from_git` makes a version of the template as it was at one of mlprod's
+commits instead (from this checkout's history), to update a project made then.
 """
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
+import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -25,7 +30,7 @@ from gitrepos import git, isolate_git
 
 from mlprod_cli.templating.provenance import Provenance
 from mlprod_cli.templating.scaffold import gather_answers, render
-from mlprod_cli.templating.source import bundled_template, stage
+from mlprod_cli.templating.source import TemplateSource, bundled_template, stage
 from mlprod_cli.templating.store import TemplateStore
 from mlprod_cli.vcs import Outcome, initialise
 
@@ -39,6 +44,10 @@ RUNBOOK = "# Iris Classifier runbook\n"
 OLD_BYTES = b"\x00\x01old"
 NEW_BYTES = b"\x00\x02new"
 PROJECT_DIR = "{{cookiecutter.__project_slug}}"
+BEFORE_SPLIT = "3a02e68598094a44568c3dc9f681a585b6f55647"
+"""mlprod's commit before the generated registry's split into errors, manifest, integrity,
+registry and selection, `model/config.py` and settings on pydantic-settings."""
+CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def _replace_once(path: Path, pattern: str, replacement: str) -> None:
@@ -79,16 +88,41 @@ def make_template_cache(cache: Path) -> Path:
     return cache
 
 
-def make_old_project(cache: Path, output: Path) -> Path:
-    """A project made from template 0.0.1 of `cache` in `output`, committed to git."""
-    source = TemplateStore(cache).get(OLD)
+def add_version_from_git(cache: Path, version: str, commit: str) -> bool:
+    """Put the template (and hooks) of mlprod's `commit` in `cache` as template `version`.
+
+    False when this checkout's history lacks the commit (a shallow clone): nothing is made.
+    """
+    git = ["git", "-C", str(CHECKOUT)]
+    known = subprocess.run([*git, "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True)
+    if known.returncode != 0:
+        return False
+    archive = subprocess.run(
+        [*git, "archive", "--format=tar", commit, "template", "hooks"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    checkout = cache / "checkouts" / version
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(checkout, filter="data")
+    source = TemplateSource(root=checkout / "template", hooks=checkout / "hooks")
+    (cache / "templates").mkdir(parents=True, exist_ok=True)
+    stage(source, cache / "staging" / version).rename(cache / "templates" / version)
+    shutil.rmtree(cache / "checkouts")
+    shutil.rmtree(cache / "staging")
+    return True
+
+
+def make_old_project(cache: Path, output: Path, version: str = OLD) -> Path:
+    """A project made from template `version` (0.0.1) of `cache` in `output`, committed to git."""
+    source = TemplateStore(cache).get(version)
     answers = gather_answers(source, {}, {}, no_input=True)
     project = render(source, answers, output).path
-    Provenance(OLD, OLD, Provenance.read(project).answers).write(project)
+    Provenance(version, version, Provenance.read(project).answers).write(project)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GIT_CONFIG_NOSYSTEM", "1")
         patch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
-        done = initialise(project, "Made from template 0.0.1", "Test", "test@example.com")
+        done = initialise(project, f"Made from template {version}", "Test", "test@example.com")
     assert done.outcome is Outcome.COMMITTED, done.detail
     return project
 

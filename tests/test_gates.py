@@ -1,15 +1,16 @@
 """Gates tier: a generated project, installed into its own environment, works end to end.
 
 For every combination of the template's options (the same matrix as the render tier):
-it passes its own ruff and pytest, trains its example model, is served by a real uWSGI
-on a loopback port and answers: numbers for regression, labels and (when asked)
-probabilities summing to 1 for classification. One environment per combination, shared
-by this module's tests. Slow; CI runs it all the same.
+it passes its own ruff, mypy, pre-commit hooks and pytest, trains its example model, is
+served by a real uWSGI on a loopback port and answers: numbers for regression, labels and
+(when asked) probabilities summing to 1 for classification. One environment per
+combination, shared by this module's tests. Slow; CI runs it all the same.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -70,6 +71,45 @@ def test_generated_project_passes_its_own_ruff(project: Path, bin_dir: Path) -> 
     for command in (["check", "."], ["format", "--check", "."]):
         result = run([bin_dir / "ruff", *command], project)
         assert result.returncode == 0, result.stdout
+
+
+@pytest.fixture(scope="module")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for every combination: the libraries' types (NumPy, pandas' stubs,
+    pydantic, the standard library) are analysed once, not once per environment (about 15 s
+    each); mypy re-checks whatever differs by the files' hashes."""
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
+def test_generated_project_passes_its_own_type_check(
+    project: Path, bin_dir: Path, mypy_cache: Path
+) -> None:
+    """`mypy` as its CI and tox run it: strict over src/, with [tool.mypy] from its pyproject."""
+    result = run([bin_dir / "mypy", "--cache-dir", mypy_cache], project)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.stdout.startswith("Success: no issues found")
+
+
+def test_generated_project_passes_its_own_pre_commit_hooks(
+    project: Path, bin_dir: Path, tmp_path: Path, mypy_cache: Path
+) -> None:
+    """The hooks a user installs run clean on the first commit's files and change none."""
+    before = run(["git", "status", "--porcelain"], project).stdout
+    result = subprocess.run(
+        [bin_dir / "pre-commit", "run", "--all-files"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            **os.environ,
+            "PRE_COMMIT_HOME": str(tmp_path / "pre-commit"),
+            "MYPY_CACHE_DIR": str(mypy_cache),
+        },
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert result.stdout.count("Passed") == 5, result.stdout
+    assert run(["git", "status", "--porcelain"], project).stdout == before
 
 
 def test_generated_project_passes_its_own_tests(

@@ -42,6 +42,7 @@ EXPECTED_FILES = sorted(
         ".dockerignore",
         ".github/workflows/ci.yml",
         ".gitignore",
+        ".pre-commit-config.yaml",
         "CHANGELOG.md",
         "Dockerfile",
         "README.md",
@@ -419,13 +420,53 @@ def test_dockerfile_is_multi_stage_non_root_and_healthchecked(project: Path) -> 
     assert {"data", ".venv", "tests", "dist", "**/__pycache__", ".pytest_cache"} <= set(ignored)
 
 
-def test_ci_workflow_lints_trains_and_tests(project: Path) -> None:
+def test_ci_workflow_lints_type_checks_trains_and_tests(project: Path) -> None:
     workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
     steps = " ".join(
         str(step.get("run", "")) for job in workflow["jobs"].values() for step in job["steps"]
     )
-    for command in ("ruff check", "pytest", "credit-risk-scorer train"):
+    for command in (
+        "ruff check",
+        "ruff format --check",
+        "bin/mypy",
+        "pytest",
+        "credit-risk-scorer train",
+    ):
         assert command in steps
+    lint = " ".join(str(step.get("run", "")) for step in workflow["jobs"]["lint"]["steps"])
+    assert "-e '.[api,dev]'" in lint, "mypy checks against the installed dependencies"
+
+
+def test_mypy_is_strict_over_src_and_run_by_tox_and_the_dev_extra(project: Path) -> None:
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    mypy = pyproject["tool"]["mypy"]
+    assert (mypy["files"], mypy["strict"]) == (["src"], True)
+    ignored = {module for override in mypy["overrides"] for module in override["module"]}
+    assert ignored == {"sklearn.*", "skops.*"}, "only libraries that ship no types"
+    dev = {Requirement(dep).name for dep in pyproject["project"]["optional-dependencies"]["dev"]}
+    assert {"mypy", "pandas-stubs", "types-gevent", "types-uwsgi", "pre-commit"} <= dev
+    config = configparser.ConfigParser()
+    config.read(project / "tox.ini")
+    lint = config["testenv:lint"]
+    assert "mypy" in lint["commands"].split()
+    assert "skip_install" not in lint and {"api", "dev"} <= set(lint["extras"].split())
+
+
+def test_pre_commit_config_is_valid_and_runs_the_checks_ci_runs(project: Path) -> None:
+    config = project / ".pre-commit-config.yaml"
+    pre_commit = str(Path(sys.executable).with_name("pre-commit"))
+    ran = subprocess.run(
+        [pre_commit, "validate-config", str(config)], capture_output=True, text=True, check=False
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    hooks = {hook["id"]: hook for repo in yaml.safe_load(config.read_text())["repos"]
+             for hook in repo["hooks"]}  # fmt: skip
+    assert set(hooks) == {
+        "check-merge-conflict", "end-of-file-fixer", "ruff-check", "ruff-format", "mypy"
+    }  # fmt: skip
+    # the tools of the project's own environment: the versions its dev extra pins for CI
+    assert all(hook["entry"].startswith(".venv/bin/") for hook in hooks.values())
+    assert hooks["mypy"]["pass_filenames"] is False, "mypy checks src/ whole, as CI does"
 
 
 def test_tox_lets_the_container_test_reach_the_engine_and_know_it_runs_in_ci(

@@ -43,6 +43,13 @@ DEPENDENCY_IMPORTS: dict[str, tuple[str, ...]] = {
     "swagger-ui-py": ("swagger_ui",),
     "pytest": ("pytest", "_pytest", "pluggy"),
     "ruff": ("ruff",),
+    "mypy": ("mypy", "mypyc", "mypy_extensions"),
+    # Stub-only distributions: their folders (pandas-stubs, ...) are no import names.
+    "pandas-stubs": (),
+    "types-gevent": (),
+    "types-uwsgi": (),
+    "pre-commit": ("pre_commit", "cfgv", "identify", "nodeenv", "virtualenv"),
+    "pre-commit-hooks": ("pre_commit_hooks",),
     "schemathesis": ("schemathesis", "hypothesis"),
     "pyperf": ("pyperf",),
     "pandas": ("pandas",),

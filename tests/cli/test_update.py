@@ -7,15 +7,18 @@ committed, with `MLPROD_CACHE_DIR` pointing at the cache holding 0.0.1 to 0.0.3.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 from gitrepos import git, tree_bytes
 from template_versions import (
+    BEFORE_SPLIT,
     NEW,
     NEW_HARAKIRI,
     NEW_TITLE,
     OLD,
+    add_version_from_git,
     commit,
     make_old_project,
     make_template_cache,
@@ -325,3 +328,57 @@ def test_update_finds_the_project_from_a_subfolder(
         " M .mlprod.json", " M Dockerfile", " M README.md", " M data/sample.bin",
         " D tox.ini", " M uwsgi.ini", "?? docs/",
     ]  # fmt: skip
+
+
+OWN_EDITS = {
+    # in files the template changed elsewhere (pyproject: dependencies, [tool.mypy]; the
+    # README: the layout, set-up and test sections), and in one it did not change
+    "pyproject.toml": ("min_accuracy = 0.9\n", "min_accuracy = 0.95\n"),
+    "README.md": ("## Train\n", "## Train\n\nOur data comes from the warehouse.\n"),
+    "uwsgi.ini": ("harakiri = 30\n", "harakiri = 45\n"),
+}
+OWN_MODULE = "src/iris_classifier/model/features.py"
+
+
+def test_a_project_made_before_the_registry_split_gets_the_new_layout_and_keeps_its_edits(
+    runner: CliRunner, tmp_path: Path, isolated_git: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project of mlprod's template as it was before the registry split and pydantic-settings
+    (commit BEFORE_SPLIT), edited and committed, updated to this mlprod's template: no conflict;
+    every file the user did not touch is what `mlprod new` makes today, and the edits stay."""
+    cache = tmp_path / "cache"
+    if not add_version_from_git(cache, OLD, BEFORE_SPLIT):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"this clone lacks mlprod's commit {BEFORE_SPLIT[:7]}: clone its history")
+        pytest.skip(f"this clone lacks mlprod's commit {BEFORE_SPLIT[:7]} (a shallow clone)")
+    monkeypatch.setenv("MLPROD_CACHE_DIR", str(cache))
+    project = make_old_project(cache, tmp_path / "old", OLD)
+    assert not (project / "src/iris_classifier/model/manifest.py").exists()
+    for name, (before, after) in OWN_EDITS.items():
+        text = (project / name).read_text()
+        assert text.count(before) == 1, name
+        (project / name).write_text(text.replace(before, after))
+    (project / OWN_MODULE).write_text('"""Our own features."""\n')
+    commit(project)
+
+    result = update(runner, project)
+
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert "conflict" not in result.stdout
+    for name in OWN_EDITS.keys() - {"uwsgi.ini"}:
+        assert f"  merged       {name}\n" in result.stdout
+    for module in ("errors", "integrity", "manifest", "selection"):
+        assert f"  added        src/iris_classifier/model/{module}.py\n" in result.stdout
+    assert result.stdout.endswith(f"Recorded template {__version__} in .mlprod.json\n")
+    made = runner.invoke(app, ["new", "--no-input", "--no-git", "-o", str(tmp_path / "new")])
+    assert made.exit_code == 0, made.output
+    expected = tree_bytes(tmp_path / "new" / "iris-classifier")
+    for name, (before, after) in OWN_EDITS.items():
+        expected[name] = expected[name].replace(before.encode(), after.encode())
+    expected[OWN_MODULE] = b'"""Our own features."""\n'
+    updated = tree_bytes(project)
+    assert json.loads(updated.pop(".mlprod.json"))["template_version"] == __version__
+    expected.pop(".mlprod.json")
+    assert sorted(updated) == sorted(expected)
+    assert [name for name in sorted(expected) if updated[name] != expected[name]] == []

@@ -9,7 +9,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -52,8 +52,9 @@ _USER_ERRORS = (
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (user errors: one line on stderr, 1)."""
     args = _parser().parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.command
     try:
-        return args.command(args)
+        return command(args)
     except _USER_ERRORS as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -54,7 +54,8 @@ def _to_the_second(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-class _JsonHandler(logging.StreamHandler):
+# StreamHandler is generic to type checkers, but subscriptable at run time only from 3.11.
+class _JsonHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The handler `configure_logging` installs; its type marks the root as configured."""
 
 

@@ -309,8 +309,9 @@ def process_environment() -> dict[str, str]:
     missing from it but not from this.
     """
     try:
-        entries = ctypes.POINTER(ctypes.c_char_p).in_dll(ctypes.CDLL(None), "environ")
+        environ = ctypes.POINTER(ctypes.c_char_p).in_dll(ctypes.CDLL(None), "environ")
     except (OSError, ValueError):
         return dict(os.environ)
-    pairs = (os.fsdecode(entry).partition("=") for entry in itertools.takewhile(bool, entries))
+    entries = itertools.takewhile(bool, (environ[index] for index in itertools.count()))
+    pairs = (os.fsdecode(entry).partition("=") for entry in entries)
     return {name: value for name, _, value in pairs}

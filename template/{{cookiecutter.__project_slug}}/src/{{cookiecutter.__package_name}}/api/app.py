@@ -43,7 +43,7 @@ PROTECTED_ROUTES = ("/v1/predict", "/v1/model")
 
 def create_app(
     settings: Settings | None = None, *, log_stream: BinaryIO | None = None
-) -> falcon.App:
+) -> falcon.App[falcon.Request, falcon.Response]:
     """Build the WSGI application serving the model that ``settings`` select.
 
     Logging is configured first; the model is then loaded once, after its artifact's
@@ -66,7 +66,9 @@ def create_app(
         watch = ArtifactWatch(artifact, manifest.artifact.sha256)
         metrics.artifact_checked(watch.problem() is None)
 
-    middleware: list[object] = [RequestLogger(RequestLog(log_stream), metrics)]
+    middleware: list[RequestLogger | Recycler | ApiKeyAuth] = [
+        RequestLogger(RequestLog(log_stream), metrics)
+    ]
     if settings.recycle_file is not None:
         middleware.append(Recycler(settings.recycle_requests, settings.recycle_file))
     if settings.api_keys:

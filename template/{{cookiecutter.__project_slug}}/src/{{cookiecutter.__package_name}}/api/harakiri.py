@@ -14,8 +14,10 @@ from types import TracebackType
 
 try:
     import uwsgi  # exists only inside a uWSGI worker
+
+    IN_UWSGI = True
 except ImportError:
-    uwsgi = None
+    IN_UWSGI = False
 
 
 class Harakiri:
@@ -39,7 +41,7 @@ class Harakiri:
 
 
 def _configured_seconds() -> int:
-    if uwsgi is None:
+    if not IN_UWSGI:
         return 0
     value = uwsgi.opt.get("harakiri", b"0")
     if isinstance(value, list):  # an option given more than once: the last one counts

@@ -37,6 +37,7 @@ class ArtifactWatch:
         if seen == self._seen:
             return self._problem
         self._seen = seen
+        problem: str | None
         try:
             verify_artifact(self._artifact, self._sha256)
         except (RegistryError, OSError) as exc:

@@ -192,7 +192,8 @@ class Metrics:
         if self._metrics_dir is None:
             return generate_latest(self._registry), CONTENT_TYPE_LATEST
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=str(self._metrics_dir))
+        # prometheus-client leaves these two functions unannotated
+        multiprocess.MultiProcessCollector(registry, path=str(self._metrics_dir))  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
 
     def _field(self, loc: tuple[int | str, ...]) -> str:
@@ -221,7 +222,7 @@ def _forget_dead_workers(metrics_dir: Path) -> None:
     for path in metrics_dir.glob("gauge_live*_*.db"):
         pid = path.stem.rpartition("_")[2]
         if pid.isdigit() and not _running(int(pid)):
-            multiprocess.mark_process_dead(int(pid), str(metrics_dir))
+            multiprocess.mark_process_dead(int(pid), str(metrics_dir))  # type: ignore[no-untyped-call]
 
 
 def _running(pid: int) -> bool:

@@ -173,15 +173,15 @@ def _presented_key(req: falcon.Request) -> str:
                 401, "unauthorized", "the Authorization header must be `Bearer <key>`", _CHALLENGE
             )
         return key.strip()
-    key = req.get_header(API_KEY_HEADER)
-    if not key:
+    header = req.get_header(API_KEY_HEADER)
+    if not header:
         raise ApiError(
             401,
             "unauthorized",
             f"missing API key: send `Authorization: Bearer <key>` or `{API_KEY_HEADER}: <key>`",
             _CHALLENGE,
         )
-    return key
+    return header
 
 
 def _digest(key: str) -> bytes:

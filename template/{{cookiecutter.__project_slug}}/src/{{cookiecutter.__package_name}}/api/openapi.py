@@ -8,7 +8,7 @@ against. Nothing here is written by hand twice.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
 
@@ -28,7 +28,12 @@ class _Components:
     def __init__(self) -> None:
         self.schemas: dict[str, Any] = {}
 
-    def ref(self, model: Any, name: str, mode: str = "serialization") -> dict[str, str]:
+    def ref(
+        self,
+        model: Any,
+        name: str,
+        mode: Literal["validation", "serialization"] = "serialization",
+    ) -> dict[str, str]:
         schema = TypeAdapter(model).json_schema(mode=mode, ref_template=_REF)
         self.schemas.update(schema.pop("$defs", {}))
         self.schemas[name] = schema
@@ -47,7 +52,9 @@ def build_document(
     components = _Components()
     error = components.ref(ErrorResponse, "ErrorResponse")
     responses = _Responses(error)
-    secured = [{"bearerAuth": []}, {"apiKeyAuth": []}] if api_keys else None
+    secured: list[dict[str, list[str]]] | None = (
+        [{"bearerAuth": []}, {"apiKeyAuth": []}] if api_keys else None
+    )
 
     predict = {
         "operationId": "predict",

@@ -134,7 +134,8 @@ class PredictResource:
                 "(MAX_BODY_BYTES)",
             )
         body = b""
-        with contextlib.suppress(OSError), gevent.Timeout(self._body_timeout, False):
+        # False: a silent timeout (gevent documents it; types-gevent's stub does not allow it)
+        with contextlib.suppress(OSError), gevent.Timeout(self._body_timeout, False):  # type: ignore[arg-type]
             # Exactly Content-Length bytes: the bound bounded_stream applies, one call less.
             body = req.stream.read(length)
         if len(body) < length:
@@ -150,7 +151,7 @@ class PredictResource:
 def _drain(stream: Any, length: int) -> None:
     """Read and drop what arrives of a refused body, for at most `DRAIN_SECONDS`."""
     remaining = min(length, DRAIN_MAX_BYTES)
-    with contextlib.suppress(OSError), gevent.Timeout(DRAIN_SECONDS, False):
+    with contextlib.suppress(OSError), gevent.Timeout(DRAIN_SECONDS, False):  # type: ignore[arg-type]
         while remaining > 0:
             chunk = stream.read(min(remaining, 65536))
             if not chunk:

@@ -66,18 +66,19 @@ class RequestSchema:
         # Fields get positional names (f0, f1, ...) and the features' names as aliases,
         # so no feature name can collide with pydantic's own attributes.
         self._attributes = tuple(f"f{i}" for i in range(len(schema.features)))
+        features: dict[str, Any] = {
+            attribute: (_field_type(feature), Field(alias=feature.name))
+            for attribute, feature in zip(self._attributes, schema.features, strict=True)
+        }
         self.instance_model: type[BaseModel] = create_model(
             "Instance",
             __config__=_FORBID_EXTRA,
             __doc__="One instance to predict: every feature of the model's input schema "
             "(null only where the schema says nullable).",
-            **{
-                attribute: (_field_type(feature), Field(alias=feature.name))
-                for attribute, feature in zip(self._attributes, schema.features, strict=True)
-            },
+            **features,
         )
         instance = self.instance_model
-        instances = Annotated[list[instance], Field(min_length=1, max_length=max_instances)]
+        instances: Any = Annotated[list[instance], Field(min_length=1, max_length=max_instances)]
         fields: dict[str, Any] = {"instances": (instances, ...)}
         if classifier:
             fields["return_probabilities"] = (
@@ -163,7 +164,7 @@ def predict_response_model(manifest: Manifest) -> type[BaseModel]:
 class ErrorDetail(BaseModel):
     """What went wrong: a stable code to match on, a message for people, the request id."""
 
-    code: Literal[ERROR_CODES]
+    code: str = Field(json_schema_extra={"enum": list(ERROR_CODES)})
     message: str
     request_id: str
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import zipfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -111,7 +112,7 @@ class Predictor(Model):
             raise InvalidInputError("this model does not give class probabilities")
         return self._call(self.pipeline.predict_proba, X)
 
-    def _call(self, method: Any, X: np.ndarray) -> np.ndarray:
+    def _call(self, method: Callable[[np.ndarray], np.ndarray], X: np.ndarray) -> np.ndarray:
         expected = self.pipeline.n_features_in_
         if X.ndim != 2 or X.shape[1] != expected:
             raise InvalidInputError(

@@ -37,7 +37,8 @@ TRUSTED_TYPES = [
 """The types this estimator's model files hold beyond scikit-learn's and NumPy's."""
 
 
-class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
+# scikit-learn ships no type information: its classes are Any to mypy.
+class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """``estimator`` trained on the labels' numbers; answers (and ``classes_``) are labels."""
 
     def __init__(self, estimator: BaseEstimator) -> None:
@@ -45,19 +46,21 @@ class LabelEncodedClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> LabelEncodedClassifier:
         encoder = LabelEncoder().fit(y)
-        self.classes_ = encoder.classes_
+        self.classes_: np.ndarray = encoder.classes_
         self.estimator_ = clone(self.estimator).fit(X, encoder.transform(y))
         self.n_features_in_ = self.estimator_.n_features_in_
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[self.estimator_.predict(X)]
+        labels: np.ndarray = self.classes_[self.estimator_.predict(X)]
+        return labels
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         # XGBoost computes in float32, whose rows sum to 1 only within ~1e-7: in float64,
         # normalized, they sum to 1 as the API promises.
         probabilities = self.estimator_.predict_proba(X).astype(np.float64)
-        return probabilities / probabilities.sum(axis=1, keepdims=True)
+        normalized: np.ndarray = probabilities / probabilities.sum(axis=1, keepdims=True)
+        return normalized
 
 
 def build(params: dict[str, Any]) -> BaseEstimator:
