@@ -73,6 +73,15 @@ def _train(args: argparse.Namespace) -> int:
     _print_metrics(manifest.metrics)
     print(f"  {'thresholds':<10} {_met(project.thresholds)}")
     print(f"  {'artifact':<10} {models_dir / manifest.artifact.file}")
+    if manifest.compiled is not None:
+        compiled = manifest.compiled
+        print(
+            f"  {'compiled':<10} {models_dir / compiled.file} ({compiled.precision}, "
+            f"{compiled.rows_checked} rows answered alike, largest difference "
+            f"{compiled.max_difference:.2g})"
+        )
+    else:
+        print(f"  {'compiled':<10} none: {manifest.not_compiled}")
     print(f"  {'manifest':<10} {manifest_path(models_dir, manifest.name, manifest.version)}")
     return 0
 

@@ -15,6 +15,7 @@ from ..logging import configure_logging
 from ..model import selection
 from ..model.errors import RegistryError
 from ..model.predictor import Predictor
+from ..model.base import Model
 from ..model.registry import LoadedModel
 from ..settings import Settings
 from .docs import DocsResource
@@ -55,12 +56,16 @@ def create_app(
     served = _load_model(settings)
     load_seconds = time.perf_counter() - started
     manifest = served.manifest
-    metrics = Metrics(manifest, settings.metrics_dir)
+    metrics = Metrics(manifest, settings.metrics_dir, served.runtime)
     metrics.model_loaded(load_seconds)
     watch = None
     if settings.verified_dir is not None:
-        artifact = settings.models_dir / manifest.artifact.file
-        watch = ArtifactWatch(artifact, manifest.artifact.sha256)
+        # the file this worker serves: the native artifact or the compiled one
+        artifact = settings.models_dir / served.artifact
+        expected = manifest.artifact.sha256
+        if served.runtime == "onnx" and manifest.compiled is not None:
+            expected = manifest.compiled.sha256
+        watch = ArtifactWatch(artifact, expected)
         metrics.artifact_checked(watch.problem() is None)
 
     middleware: list[object] = [RequestLogger(RequestLog(log_stream), metrics)]
@@ -116,7 +121,7 @@ def warn_if_root() -> None:
         )
 
 
-def _load_model(settings: Settings) -> LoadedModel[Predictor]:
+def _load_model(settings: Settings) -> LoadedModel[Model]:
     started = time.perf_counter()
     try:
         served, choice = selection.load_chosen(
@@ -127,6 +132,7 @@ def _load_model(settings: Settings) -> LoadedModel[Predictor]:
             settings.pyproject,
             settings.verified_dir,
             configured_by=settings.model_version_from,
+            runtime=settings.model_runtime,
         )
     except RegistryError as exc:
         logger.critical("cannot load the model: %s", exc)
@@ -138,6 +144,8 @@ def _load_model(settings: Settings) -> LoadedModel[Predictor]:
             "model_version": served.manifest.version,
             "models_dir": str(settings.models_dir),
             "chosen_by": choice.source,
+            "model_runtime": served.runtime,
+            "runtime_chosen_by": f"MODEL_RUNTIME={settings.model_runtime}",
             "load_ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )

@@ -49,7 +49,11 @@ class PredictResource:
         self._class_keys = [str(label) for label in served.manifest.output.classes]
         name, version = served.manifest.name, served.manifest.version
         self._identity = {"name": name, "version": version}
-        self._log_identity = {"model_name": name, "model_version": version}
+        self._log_identity = {
+            "model_name": name,
+            "model_version": version,
+            "model_runtime": served.runtime,
+        }
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         log_fields = req.context.log_fields
@@ -138,10 +142,11 @@ def _drain(stream: Any, length: int) -> None:
 
 
 class ModelResource:
-    """``GET /v1/model``: the manifest of the model being served."""
+    """``GET /v1/model``: the manifest of the model being served, and the runtime that
+    answers (``native`` or ``onnx``, see ``MODEL_RUNTIME``)."""
 
     def __init__(self, served: LoadedModel[Model]) -> None:
-        self._body = orjson.dumps(served.manifest.to_dict())
+        self._body = orjson.dumps({**served.manifest.to_dict(), "runtime": served.runtime})
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_JSON
