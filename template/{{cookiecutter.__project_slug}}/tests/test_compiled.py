@@ -24,11 +24,22 @@ from {{ cookiecutter.__package_name }}.model.compiled import (
     compile_model,
     edge_cases,
 )
-from {{ cookiecutter.__package_name }}.model.errors import IntegrityError, RegistryError
+from {{ cookiecutter.__package_name }}.model.errors import (
+    IntegrityError,
+    RegistryError,
+)
 from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
-from {{ cookiecutter.__package_name }}.model.schema import MISSING_STRING, Feature, InputSchema
-from {{ cookiecutter.__package_name }}.model.train import Evaluation, ProjectConfig, evaluate, train
+from {{ cookiecutter.__package_name }}.model.schema import (
+    MISSING_STRING,
+    Feature,
+    InputSchema,
+)
+from {{ cookiecutter.__package_name }}.model.train import (
+    Evaluation,
+    ProjectConfig,
+    evaluate,
+)
 from {{ cookiecutter.__package_name }}.settings import Settings, SettingsError
 
 
@@ -78,7 +89,9 @@ def test_the_compiled_model_answers_as_the_native_one_on_every_held_out_row(
     if manifest.output.task == "classification":
         assert compiled.model.predict(rows).tolist() == native.model.predict(rows).tolist()
         assert compiled.model.classes == native.model.classes
-        assert within_tolerance(compiled.model.predict_proba(rows), native.model.predict_proba(rows))
+        assert within_tolerance(
+            compiled.model.predict_proba(rows), native.model.predict_proba(rows)
+        )
     else:
         assert within_tolerance(compiled.model.predict(rows), native.model.predict(rows))
 
@@ -153,8 +166,10 @@ def test_edge_cases_cover_range_ends_gaps_and_unseen_categories() -> None:
     training = np.array([[1.0, "red"], [5.0, "blue"], [np.nan, ""]], dtype=object)
     rows = edge_cases(schema, training).tolist()
     assert rows[0] == [2.0, "red"]
-    assert [1.0, "red"] in rows and [5.0, "red"] in rows
-    assert [2.0, UNSEEN_CATEGORY] in rows and [2.0, MISSING_STRING] in rows
+    assert [1.0, "red"] in rows
+    assert [5.0, "red"] in rows
+    assert [2.0, UNSEEN_CATEGORY] in rows
+    assert [2.0, MISSING_STRING] in rows
     assert any(np.isnan(row[0]) and row[1] == MISSING_STRING for row in rows)
 
 
@@ -231,7 +246,8 @@ def test_compile_model_never_raises_for_a_model_it_cannot_convert(
         training=evaluation.training_rows,
     )
     assert result.onnx is None
-    assert result.reason is not None and "Opaque" in result.reason
+    assert result.reason is not None
+    assert "Opaque" in result.reason
     assert "\n" not in result.reason
 
 
@@ -240,4 +256,3 @@ def test_model_runtime_is_one_of_three_and_says_so() -> None:
     assert Settings.from_env({"MODEL_RUNTIME": "ONNX"}).model_runtime == "onnx"
     with pytest.raises(SettingsError, match="MODEL_RUNTIME must be one of auto, onnx, native"):
         Settings.from_env({"MODEL_RUNTIME": "tensorrt"})
-

@@ -23,9 +23,9 @@ import pytest
 from {{ cookiecutter.__package_name }}.model.compiled import TOLERANCE
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig, evaluate
+from test_server import READY_TIMEOUT, Server, call, scrape, stop, wait_until_ready
 
 from servers import LOOPBACK, free_port, require_uwsgi, uwsgi_environ
-from test_server import READY_TIMEOUT, Server, call, scrape, stop, wait_until_ready
 
 pytestmark = pytest.mark.serving
 
@@ -134,12 +134,17 @@ def test_the_model_endpoint_the_log_and_the_metrics_name_the_runtime(
     for runtime, server in servers.items():
         status, model = call("GET", f"{server.url}/v1/model")
         assert (status, model["runtime"]) == (200, runtime)
-        status, _ = call("POST", f"{server.url}/v1/predict", {"instances": [manifest.input_schema.example]})
+        status, _ = call(
+            "POST", f"{server.url}/v1/predict", {"instances": [manifest.input_schema.example]}
+        )
         assert status == 200
         assert scrape(server)[("model_runtime_info", (("runtime", runtime),))] == 1.0
-        lines = [json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")]
+        lines = [
+            json.loads(line) for line in server.log.read_text().splitlines() if line.startswith("{")
+        ]
         requests = [line for line in lines if line.get("path") == "/v1/predict"]
-        assert requests and all(line["model_runtime"] == runtime for line in requests)
+        assert requests
+        assert all(line["model_runtime"] == runtime for line in requests)
 
 
 @pytest.mark.parametrize("runtime", ["onnx", "native"])

@@ -156,7 +156,8 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = value.strip().lower()
         if value not in RUNTIMES:
-            raise ValueError(f"{_variable(info)} must be one of {', '.join(RUNTIMES)}, got {value!r}")
+            choices = ", ".join(RUNTIMES)
+            raise ValueError(f"{_variable(info)} must be one of {choices}, got {value!r}")
         return value
 
     @field_validator("log_level")

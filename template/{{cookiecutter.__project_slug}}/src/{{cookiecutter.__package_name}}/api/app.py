@@ -13,9 +13,9 @@ from falcon.media import JSONHandler
 
 from ..logging import configure_logging
 from ..model import selection
+from ..model.base import Model
 from ..model.errors import RegistryError
 from ..model.predictor import Predictor
-from ..model.base import Model
 from ..model.registry import LoadedModel
 from ..settings import Settings
 from .docs import DocsResource

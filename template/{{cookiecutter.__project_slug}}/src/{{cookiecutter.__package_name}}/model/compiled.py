@@ -143,9 +143,7 @@ def edge_cases(schema: InputSchema, training: np.ndarray) -> np.ndarray:
     """Rows the gate checks besides the held-out ones: the example and, from it, each
     feature at its training range's ends, missing (when nullable) or an unseen category;
     then every nullable feature missing at once."""
-    example = [
-        _cell(feature.type, schema.example.get(feature.name)) for feature in schema.features
-    ]
+    example = [_cell(feature.type, schema.example.get(feature.name)) for feature in schema.features]
     rows = [list(example)]
     everything_missing = list(example)
     for i, feature in enumerate(schema.features):
@@ -412,8 +410,8 @@ def _is_label_wrapper(estimator: Any) -> bool:
 
 def _convert_label_wrapper(scope: Any, operator: Any, container: Any) -> None:
     """The inner classifier's graph, then its class numbers gathered into the labels."""
-    from skl2onnx.algebra.onnx_ops import OnnxGather, OnnxIdentity
     from skl2onnx.algebra.onnx_operator import OnnxSubEstimator
+    from skl2onnx.algebra.onnx_ops import OnnxGather, OnnxIdentity
 
     version = container.target_opset
     wrapper = operator.raw_operator
@@ -453,4 +451,3 @@ def _one_line(exc: BaseException) -> str:
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     text = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
-

@@ -2,7 +2,8 @@
 
 A manifest sits beside its artifact in the models directory (``<name>-<version>.json``)
 and records the data, split, parameters, metrics, thresholds, input schema, output and
-the artifact's SHA-256, and the compiled artifact's when there is one. This module reads and writes it; `registry` decides where.
+the artifact's SHA-256 (and the compiled artifact's, when there is one). This module
+reads and writes it; `registry` decides where.
 """
 
 from __future__ import annotations

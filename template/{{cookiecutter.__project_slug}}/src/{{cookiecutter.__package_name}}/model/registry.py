@@ -342,9 +342,10 @@ def check(
     """Every gate a version must pass before its artifact is deserialized; its manifest.
 
     The manifest must describe this name, version and framework; the artifact's SHA-256
-    must match it (and the compiled artifact's, when it lists one); its metrics must meet ``thresholds`` (the project's current ones),
-    or, when None (no project file at hand, as in an image), those recorded in the
-    manifest at training. Each failure raises a `RegistryError` naming the file.
+    must match it (and the compiled artifact's, when it lists one); its metrics must
+    meet ``thresholds`` (the project's current ones), or, when None (no project file at
+    hand, as in an image), those recorded in the manifest at training. Each failure
+    raises a `RegistryError` naming the file.
     """
     path = manifest_path(models_dir, name, version)
     manifest = read_manifest(path)
@@ -363,8 +364,7 @@ def check(
         compiled = compiled_path(models_dir, name, version)
         if manifest.compiled.file != compiled.name:
             raise ManifestError(
-                f"{path}: names compiled artifact {manifest.compiled.file!r}, "
-                f"not {compiled.name!r}"
+                f"{path}: names compiled artifact {manifest.compiled.file!r}, not {compiled.name!r}"
             )
         verify_artifact(compiled, manifest.compiled.sha256)
     gate = thresholds if thresholds is not None else recorded_thresholds(path, manifest)
