@@ -165,9 +165,12 @@ def _runtimes_table(document: Mapping[str, Any]) -> list[Any]:
         return []
     table = Table(
         box=box.SIMPLE_HEAD,
-        title=Text(f"Native vs compiled ({compiled['artifact']}, ONNX Runtime)"),
+        title=Text("Native vs compiled"),
         title_justify="left",
-        caption=Text("mean latency of each, timed alike; speedup: native / compiled."),
+        caption=Text(
+            f"compiled: {compiled['artifact']} in ONNX Runtime. Mean latency of each, "
+            "timed alike; speedup: native / compiled."
+        ),
         caption_justify="left",
     )
     for name in ("batch", "native", "compiled", "speedup"):
