@@ -9,12 +9,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from falcon import testing
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from {{ cookiecutter.__package_name }} import cli
+from {{ cookiecutter.__package_name }}.api.app import create_app
 from {{ cookiecutter.__package_name }}.model import estimator, registry
 from {{ cookiecutter.__package_name }}.model.base import InvalidInputError
 from {{ cookiecutter.__package_name }}.model.compiled import (
@@ -256,3 +258,28 @@ def test_model_runtime_is_one_of_three_and_says_so() -> None:
     assert Settings.from_env({"MODEL_RUNTIME": "ONNX"}).model_runtime == "onnx"
     with pytest.raises(SettingsError, match="MODEL_RUNTIME must be one of auto, onnx, native"):
         Settings.from_env({"MODEL_RUNTIME": "tensorrt"})
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "native"])
+def test_readiness_watches_both_artifacts_whichever_runtime_answers(
+    runtime: str, models_dir: Path, manifest: Manifest, tmp_path: Path
+) -> None:
+    copy = tmp_path / "models"
+    shutil.copytree(models_dir, copy)
+    settings = Settings(
+        models_dir=copy,
+        model_name=manifest.name,
+        verified_dir=tmp_path / "verified",
+        model_runtime=runtime,
+    )
+    client = testing.TestClient(create_app(settings))
+    assert client.simulate_get("/health/ready").status_code == 200
+    assert manifest.compiled is not None
+    for file in (manifest.compiled.file, manifest.artifact.file):
+        good = (copy / file).read_bytes()
+        (copy / file).write_bytes(b"changed on disk")
+        ready = client.simulate_get("/health/ready")
+        assert ready.status_code == 503
+        assert file in ready.json["error"]["message"]
+        (copy / file).write_bytes(good)
+        assert client.simulate_get("/health/ready").status_code == 200

@@ -20,7 +20,7 @@ from ..model.registry import LoadedModel
 from ..settings import Settings
 from .docs import DocsResource
 from .errors import handle_unexpected, serialize_error
-from .integrity import ArtifactWatch
+from .integrity import ArtifactWatch, VersionWatch
 from .metrics import Metrics
 from .middleware import ApiKeyAuth, Recycler, RequestLog, RequestLogger
 from .openapi import build_document
@@ -60,12 +60,12 @@ def create_app(
     metrics.model_loaded(load_seconds)
     watch = None
     if settings.verified_dir is not None:
-        # the file this worker serves: the native artifact or the compiled one
-        artifact = settings.models_dir / served.artifact
-        expected = manifest.artifact.sha256
-        if served.runtime == "onnx" and manifest.compiled is not None:
-            expected = manifest.compiled.sha256
-        watch = ArtifactWatch(artifact, expected)
+        files = [(manifest.artifact.file, manifest.artifact.sha256)]
+        if manifest.compiled is not None:
+            files.append((manifest.compiled.file, manifest.compiled.sha256))
+        watch = VersionWatch(
+            [ArtifactWatch(settings.models_dir / file, sha256) for file, sha256 in files]
+        )
         metrics.artifact_checked(watch.problem() is None)
 
     middleware: list[object] = [RequestLogger(RequestLog(log_stream), metrics)]

@@ -16,7 +16,7 @@ from ..model.base import InvalidInputError, Model
 from ..model.registry import LoadedModel
 from .errors import ApiError, from_validation_error
 from .harakiri import Harakiri
-from .integrity import ArtifactWatch
+from .integrity import VersionWatch
 from .metrics import Metrics
 from .schemas import RequestSchema
 
@@ -160,7 +160,7 @@ class HealthResource:
     def __init__(
         self,
         served: LoadedModel[Model] | None,
-        watch: ArtifactWatch | None = None,
+        watch: VersionWatch | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._served = served
@@ -189,7 +189,7 @@ class HealthResource:
 class MetricsResource:
     """``GET /metrics``: Prometheus' text format, every worker's values added up."""
 
-    def __init__(self, metrics: Metrics, watch: ArtifactWatch | None = None) -> None:
+    def __init__(self, metrics: Metrics, watch: VersionWatch | None = None) -> None:
         self._metrics = metrics
         self._watch = watch
 
