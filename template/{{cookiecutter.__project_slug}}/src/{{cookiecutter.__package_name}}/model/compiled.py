@@ -129,11 +129,10 @@ def gate(pipeline: Any, compiled: CompiledModel, rows: np.ndarray, task: str) ->
         raise GateError(f"outputs of shape {values.shape} instead of {native.shape}")
     difference = np.abs(values - native)
     bound = TOLERANCE["absolute"] + TOLERANCE["relative"] * np.abs(native)
-    outside = difference > bound
+    outside = (difference > bound).reshape(len(rows), -1).any(axis=1)
     if outside.any():
         raise GateError(
-            f"{int(outside.any(axis=-1).sum()) if outside.ndim > 1 else int(outside.sum())} "
-            f"of {len(rows)} rows differ by more than the tolerance "
+            f"{int(outside.sum())} of {len(rows)} rows differ by more than the tolerance "
             f"(largest difference {float(difference.max()):.3g})"
         )
     return float(difference.max()) if difference.size else 0.0
@@ -238,7 +237,7 @@ class CompiledModel(Model):
         return label.ravel().astype(np.float64)
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        if not self._classes or len(self._outputs) < 2:
+        if not self._info.get("probabilities", bool(self._classes)) or len(self._outputs) < 2:
             raise InvalidInputError("this model does not give class probabilities")
         return self._run(X)[1].astype(np.float64)
 
@@ -322,6 +321,8 @@ def _convert(pipeline: Any, schema: InputSchema, task: str, precision: Precision
         "types": [feature.type for feature in schema.features],
         "classes": [] if classes is None else classes.tolist(),
         "imputes": _imputes(pipeline),
+        # as the native model: probabilities only from a classifier that gives them
+        "probabilities": classes is not None and hasattr(pipeline, "predict_proba"),
     }
     entry = onnx_model.metadata_props.add()
     entry.key, entry.value = _METADATA_KEY, json.dumps(info)
