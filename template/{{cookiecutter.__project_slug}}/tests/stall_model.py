@@ -4,11 +4,15 @@
 `STALL_AT`. The harakiri test runs uWSGI with this folder on ``PYTHONPATH`` and
 ``UWSGI_IMPORT=stall_worker``, which installs it in every worker; the model file stays
 an ordinary one (its loader trusts no test code), and nothing in ``src/`` knows.
+With ``STALL_MARKER`` set to a path, the stalling worker writes its pid there first, so a
+test can wait until the worker is truly stuck before it sends anything else.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +32,8 @@ def install() -> None:
 
     def stalling_predict(self: Predictor, X: np.ndarray) -> Any:
         if any(isinstance(v, int | float) and v >= STALL_AT for v in X.ravel().tolist()):
+            if marker := os.environ.get("STALL_MARKER"):
+                Path(marker).write_text(str(os.getpid()))
             time.sleep(STALL_SECONDS)
         return predict(self, X)
 

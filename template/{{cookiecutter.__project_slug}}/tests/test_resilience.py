@@ -212,21 +212,28 @@ def test_a_worker_killed_under_load_is_replaced_and_only_its_request_fails(
 
 
 def test_a_hung_request_is_killed_by_harakiri_while_the_other_worker_answers(
-    serve: Any, models_dir: Path
+    serve: Any, models_dir: Path, tmp_path: Path
 ) -> None:
     harakiri = 2
+    marker = tmp_path / "stalled.pid"
     server = serve(
         models_dir,
         env={
             "UWSGI_HARAKIRI": str(harakiri),
             "PYTHONPATH": str(TESTS),
             "UWSGI_IMPORT": "stall_worker",
+            "STALL_MARKER": str(marker),
         },
     )
     outcome: list[int | str] = []
     started = time.monotonic()
     hung = threading.Thread(target=lambda: outcome.append(post(server.port, STALLING_BODY)))
     hung.start()
+    # Only once its worker is stuck: a request it had taken in the same instant (its gevent
+    # loop accepts while it reads) would be in flight there and lost with it, by design.
+    while not marker.exists() and time.monotonic() - started < 30:
+        time.sleep(0.01)
+    assert marker.exists(), "the stalling request never reached the model"
     answered = []
     while hung.is_alive() and time.monotonic() - started < 60:
         answered.append(post(server.port, BODY))
