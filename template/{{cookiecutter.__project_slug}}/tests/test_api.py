@@ -21,6 +21,7 @@ from {{ cookiecutter.__package_name }}.api.errors import (
 )
 from {{ cookiecutter.__package_name }}.api.resources import HealthResource
 from {{ cookiecutter.__package_name }}.api.schemas import RequestSchema
+from {{ cookiecutter.__package_name }}.model import registry
 from {{ cookiecutter.__package_name }}.model.base import InvalidInputError
 from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.registry import IntegrityError, Manifest
@@ -49,8 +50,11 @@ def error_of(result: testing.Result) -> dict[str, str]:
 
 
 def expected(models_dir: Path, manifest: Manifest, rows: list[dict[str, Any]]) -> list[Any]:
-    """What the registered model itself predicts for ``rows``, as JSON would carry it."""
-    model = Predictor.load(models_dir / manifest.artifact.file)
+    """What the registered model itself predicts for ``rows``, as JSON would carry it: the
+    model in the runtime the app serves (MODEL_RUNTIME=auto: the compiled one, if any)."""
+    model = registry.load_served(
+        models_dir, manifest.name, manifest.version, Predictor, runtime="auto"
+    ).model
     names = manifest.input_schema.names
     X = np.array([[row[name] for name in names] for row in rows], dtype=object)
     for index, feature in enumerate(manifest.input_schema.features):
