@@ -13,6 +13,7 @@ import json
 import math
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,15 @@ import pytest
 from {{ cookiecutter.__package_name }}.model.compiled import TOLERANCE
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig, evaluate
-from test_server import READY_TIMEOUT, Server, call, scrape, stop, wait_until_ready
+from test_server import READY_TIMEOUT, Server, call, scrape, stop
 
 from servers import LOOPBACK, free_port, require_uwsgi, uwsgi_environ
 
 pytestmark = pytest.mark.serving
+
+START_TIMEOUT = 90.0
+"""Longer than test_server's: these servers start while the machine may be busy with
+other suites, one after the other (never two cold starts at once)."""
 
 
 def start(
@@ -67,17 +72,31 @@ def servers(
     manifest: Manifest,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Server]]:
-    started = {
-        runtime: start(project, models_dir, manifest, runtime, tmp_path_factory.mktemp(runtime))
-        for runtime in ("onnx", "native")
-    }
+    started: dict[str, tuple[subprocess.Popen[bytes], Server]] = {}
     try:
-        for process, server in started.values():
-            wait_until_ready(server.url, process, server.log)
+        for runtime in ("onnx", "native"):
+            directory = tmp_path_factory.mktemp(runtime)
+            started[runtime] = start(project, models_dir, manifest, runtime, directory)
+            ready(*started[runtime])
         yield {runtime: server for runtime, (_, server) in started.items()}
     finally:
         for process, _ in started.values():
             stop(process)
+
+
+def ready(process: subprocess.Popen[bytes], server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = server.log.read_text()[-3000:]
+            pytest.fail(f"uWSGI exited with {process.returncode}:\n{tail}")
+        try:
+            if call("GET", f"{server.url}/health/ready")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"uWSGI not ready within {START_TIMEOUT:.0f} s:\n{server.log.read_text()[-3000:]}")
 
 
 def instances(manifest: Manifest, rows: np.ndarray) -> list[dict[str, Any]]:
