@@ -30,6 +30,7 @@ from {{ cookiecutter.__package_name }}.model.errors import (
     IntegrityError,
     RegistryError,
 )
+from {{ cookiecutter.__package_name }}.model.manifest import CompiledArtifact
 from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.model.schema import (
@@ -57,7 +58,7 @@ def within_tolerance(values: np.ndarray, native: np.ndarray) -> bool:
 
 
 def test_a_version_trained_with_the_defaults_is_compiled_and_passed_its_gate(
-    models_dir: Path, manifest: Manifest
+    compiled: CompiledArtifact, models_dir: Path, manifest: Manifest
 ) -> None:
     compiled = manifest.compiled
     assert compiled is not None, manifest.not_compiled
@@ -77,7 +78,7 @@ def test_a_version_trained_with_the_defaults_is_compiled_and_passed_its_gate(
 
 
 def test_the_compiled_model_answers_as_the_native_one_on_every_held_out_row(
-    models_dir: Path, manifest: Manifest, evaluation: Evaluation
+    compiled: CompiledArtifact, models_dir: Path, manifest: Manifest, evaluation: Evaluation
 ) -> None:
     native = registry.load_served(
         models_dir, manifest.name, manifest.version, Predictor, runtime="native"
@@ -99,7 +100,7 @@ def test_the_compiled_model_answers_as_the_native_one_on_every_held_out_row(
 
 
 def test_auto_serves_the_compiled_model_and_native_insists(
-    models_dir: Path, manifest: Manifest
+    compiled: CompiledArtifact, models_dir: Path, manifest: Manifest
 ) -> None:
     auto = registry.load_served(models_dir, manifest.name, "latest", Predictor, runtime="auto")
     assert (auto.runtime, auto.artifact) == ("onnx", f"{manifest.name}-{manifest.version}.onnx")
@@ -108,7 +109,7 @@ def test_auto_serves_the_compiled_model_and_native_insists(
 
 
 def test_a_tampered_compiled_file_is_refused_like_a_tampered_native_one(
-    models_dir: Path, manifest: Manifest, tmp_path: Path
+    compiled: CompiledArtifact, models_dir: Path, manifest: Manifest, tmp_path: Path
 ) -> None:
     copy = tmp_path / "models"
     shutil.copytree(models_dir, copy)
@@ -121,7 +122,7 @@ def test_a_tampered_compiled_file_is_refused_like_a_tampered_native_one(
 
 
 def test_model_runtime_onnx_refuses_a_version_without_a_compiled_model(
-    models_dir: Path, manifest: Manifest, tmp_path: Path
+    compiled: CompiledArtifact, models_dir: Path, manifest: Manifest, tmp_path: Path
 ) -> None:
     copy = tmp_path / "models"
     shutil.copytree(models_dir, copy)
@@ -134,7 +135,7 @@ def test_model_runtime_onnx_refuses_a_version_without_a_compiled_model(
 
 
 def test_the_compiled_model_refuses_what_the_native_one_refuses(
-    models_dir: Path, manifest: Manifest
+    compiled: CompiledArtifact, models_dir: Path, manifest: Manifest
 ) -> None:
     assert manifest.compiled is not None
     model = CompiledModel.load(models_dir / manifest.compiled.file)
@@ -262,7 +263,7 @@ def test_model_runtime_is_one_of_three_and_says_so() -> None:
 
 @pytest.mark.parametrize("runtime", ["onnx", "native"])
 def test_readiness_watches_both_artifacts_whichever_runtime_answers(
-    runtime: str, models_dir: Path, manifest: Manifest, tmp_path: Path
+    compiled: CompiledArtifact, runtime: str, models_dir: Path, manifest: Manifest, tmp_path: Path
 ) -> None:
     copy = tmp_path / "models"
     shutil.copytree(models_dir, copy)

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from {{ cookiecutter.__package_name }}.model.compiled import TOLERANCE
+from {{ cookiecutter.__package_name }}.model.manifest import CompiledArtifact
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig, evaluate
 from test_server import READY_TIMEOUT, Server, call, scrape, stop
@@ -67,6 +68,7 @@ def start(
 
 @pytest.fixture(scope="module")
 def servers(
+    compiled: CompiledArtifact,
     project: ProjectConfig,
     models_dir: Path,
     manifest: Manifest,
@@ -168,6 +170,7 @@ def test_the_model_endpoint_the_log_and_the_metrics_name_the_runtime(
 
 @pytest.mark.parametrize("runtime", ["onnx", "native"])
 def test_a_tampered_artifact_stops_the_server_at_start(
+    compiled: CompiledArtifact,
     runtime: str,
     project: ProjectConfig,
     models_dir: Path,
