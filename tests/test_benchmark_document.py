@@ -163,3 +163,39 @@ def test_write_document_leaves_no_partial_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="Out of range float"):
         write_document(tmp_path / "out.json", {"bad": float("nan")})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_compiled_model_is_reported_beside_the_native_one_with_the_speedup(
+    tmp_path: Path,
+) -> None:
+    project = Project(tmp_path, NAME, "credit_risk_scorer", NAME, "0.1.0")
+    manifest = {
+        "framework": "scikit-learn",
+        "artifact": {},
+        "compiled": {"file": f"{NAME}-0.1.0.onnx", "precision": "float32"},
+    }
+    model = TrainedModel(NAME, "0.1.0", tmp_path / "m.json", manifest)
+    native = measurement()
+    compiled_batch = {**native.predict["batches"][0], "values_s": [0.00005] * 4}
+    measured = Measurement(
+        environment=native.environment,
+        loads=native.loads,
+        predict=native.predict,
+        compiled={"batches": [compiled_batch]},
+    )
+    document = build_document(
+        project=project,
+        model=model,
+        inputs=Inputs(rows=[[1.0]], source="data/x.csv"),
+        settings=Settings(batch_sizes=(8,), runs=2, values=2, load_runs=2),
+        measurement=measured,
+        thread_env={},
+        mlprod_version="0.1.0",
+        created_at="2026-01-01T00:00:00+00:00",
+    )
+    compiled = document["compiled"]
+    assert (compiled["artifact"], compiled["precision"]) == (f"{NAME}-0.1.0.onnx", "float32")
+    assert compiled["predict"][0]["latency_s"]["summary"]["mean"] == pytest.approx(0.00005)
+    assert compiled["speedup"] == {"8": pytest.approx(0.00025 / 0.00005)}
+    write_document(tmp_path / "out.json", document)
+    assert read_document(tmp_path / "out.json", "--json") == document

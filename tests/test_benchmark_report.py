@@ -44,3 +44,30 @@ def test_comparison_shows_each_change_and_its_verdict() -> None:
     text = rendered(report.comparison(compare(document, document, 0.10)))
     assert text.count("+0.0%") == 9
     assert "REGRESSION" not in text
+
+
+def test_a_compiled_model_is_shown_side_by_side_with_its_speedup() -> None:
+    document = json.loads(RECORDED.read_text())
+    assert document.get("compiled") is None
+    assert "Native vs compiled" not in rendered(report.result(document))
+    native = document["predict"][0]
+    faster = {
+        **native,
+        "latency_s": {"summary": {"mean": native["latency_s"]["summary"]["mean"] / 4}},
+    }
+    document["compiled"] = {
+        "artifact": "credit-risk-scorer-0.1.0.onnx",
+        "predict": [faster],
+        "speedup": {str(native["batch_size"]): 4.0},
+    }
+    text = rendered(report.result(document))
+    assert "Native vs compiled" in text
+    assert "compiled: credit-risk-scorer-0.1.0.onnx in ONNX Runtime" in " ".join(text.split())
+    after = text.split("Native vs compiled", 1)[1].splitlines()
+    row = next(line for line in after if line.strip().startswith(f"{native['batch_size']} "))
+    assert row.split() == [
+        str(native["batch_size"]),
+        *console.format_duration(native["latency_s"]["summary"]["mean"]).split(),
+        *console.format_duration(native["latency_s"]["summary"]["mean"] / 4).split(),
+        "4.0x",
+    ]

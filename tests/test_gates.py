@@ -136,6 +136,11 @@ def test_training_writes_the_versioned_artifact_and_its_manifest(trained: Path) 
     assert (trained / f"{SLUG}-0.1.0.skops").is_file()
     manifest = json.loads((trained / f"{SLUG}-0.1.0.json").read_text())
     assert (manifest["name"], manifest["version"]) == (SLUG, "0.1.0")
+    # every task and framework the template offers compiles with its defaults
+    assert manifest["not_compiled"] is None
+    assert manifest["compiled"]["file"] == f"{SLUG}-0.1.0.onnx"
+    assert (trained / f"{SLUG}-0.1.0.onnx").is_file()
+    assert manifest["compiled"]["rows_checked"] > manifest["split"]["test_rows"]
 
 
 def test_training_the_same_version_again_is_refused(
@@ -192,6 +197,7 @@ def test_served_health_and_manifest(served: str) -> None:
     assert server.request("GET", f"{served}/health/ready").status == 200
     manifest = server.request("GET", f"{served}/v1/model").body
     assert manifest["version"] == "0.1.0"
+    assert manifest["runtime"] == "onnx"  # MODEL_RUNTIME=auto, and the gate passed
 
 
 def test_mlprod_benchmark_loadtest_and_package_work_on_it(

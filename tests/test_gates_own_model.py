@@ -11,6 +11,7 @@ project trains, passes its own model tests, and (for the data) serves requests w
 from __future__ import annotations
 
 import csv
+import json
 import random
 import re
 import subprocess
@@ -156,6 +157,13 @@ def test_swapping_the_estimator_keeps_the_projects_tests_green(
     manifest = (project / "models" / f"{SLUG}-0.1.0.json").read_text()
     assert built.partition("(")[0] in (project / ESTIMATOR).read_text()
     assert '"framework": "scikit-learn"' in manifest
+    [compiled] = [line for line in trained.stdout.splitlines() if "compiled" in line]
+    if swap == "hist-gradient-boosting":  # skl2onnx 1.20 cannot convert it: served natively
+        assert json.loads(manifest)["compiled"] is None
+        assert compiled.split() == ["compiled", "none:", *compiled.split()[2:]]
+        assert "convert (float32)" in compiled
+    else:
+        assert json.loads(manifest)["compiled"]["precision"] in ("float32", "float64")
     tests = run([bin_dir / "pytest", "-q", "-p", "no:cacheprovider", *MODEL_TESTS], project)
     assert tests.returncode == 0, tests.stdout[-3000:]
 

@@ -95,7 +95,7 @@ def test_the_model_bundle_holds_the_trained_artifact_and_its_manifest(
         files = {name: bundle.extractfile(name) for name in names}
         manifest = json.loads(files[f"{SLUG}-0.1.0.json"].read())  # type: ignore[union-attr]
         artifact = files[f"{SLUG}-0.1.0.skops"].read()  # type: ignore[union-attr]
-    assert names == sorted([f"{SLUG}-0.1.0.skops", f"{SLUG}-0.1.0.json"])
+    assert names == sorted([f"{SLUG}-0.1.0.skops", f"{SLUG}-0.1.0.onnx", f"{SLUG}-0.1.0.json"])
     assert artifact == (project / "models" / f"{SLUG}-0.1.0.skops").read_bytes()
     assert (manifest["name"], manifest["version"]) == (SLUG, "0.1.0")
 

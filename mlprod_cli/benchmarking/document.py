@@ -37,6 +37,8 @@ class Measurement:
     loads: Sequence[Mapping[str, Any]]
     """One per fresh process: the runner's `load` result plus `process_s`."""
     predict: Mapping[str, Any]
+    compiled: Mapping[str, Any] | None = None
+    """The same predictions timed through the compiled model, when the version has one."""
 
 
 def build_document(
@@ -97,6 +99,7 @@ def build_document(
         },
         "load": load,
         "predict": predict,
+        "compiled": _compiled_section(manifest, predict, measurement.compiled),
         "memory": {
             "peak_rss_bytes": measurement.predict.get("peak_rss_bytes"),
             "model_rss_bytes": _mean_or_none(load["model_rss_bytes"]),
@@ -210,6 +213,28 @@ def _batch_section(batch: Mapping[str, Any]) -> dict[str, Any]:
             "max": max(calls),
         },
         "warnings": stability_warnings(summary, shortest_raw),
+    }
+
+
+def _compiled_section(
+    manifest: Mapping[str, Any],
+    native: Sequence[Mapping[str, Any]],
+    compiled: Mapping[str, Any] | None,
+) -> dict[str, Any] | None:
+    """The compiled model's batches beside the native ones: ``speedup`` is native's mean
+    latency over compiled's, per batch size."""
+    if compiled is None:
+        return None
+    batches = [_batch_section(batch) for batch in compiled["batches"]]
+    means = {b["batch_size"]: b["latency_s"]["summary"]["mean"] for b in native}
+    return {
+        "artifact": manifest.get("compiled", {}).get("file"),
+        "precision": manifest.get("compiled", {}).get("precision"),
+        "predict": batches,
+        "speedup": {
+            str(b["batch_size"]): means[b["batch_size"]] / b["latency_s"]["summary"]["mean"]
+            for b in batches
+        },
     }
 
 

@@ -28,9 +28,14 @@ from mlprod_cli.project.models import TrainedModel
 Progress = Callable[[str, int], None]
 
 
-def total_steps(settings: Settings) -> int:
-    """One step per fresh load process and one per batch size."""
-    return settings.load_runs + len(settings.batch_sizes)
+def total_steps(settings: Settings, runtimes: int = 1) -> int:
+    """One step per fresh load process and one per batch size and runtime."""
+    return settings.load_runs + runtimes * len(settings.batch_sizes)
+
+
+def runtimes(model: TrainedModel) -> int:
+    """Runtimes to time: native, and compiled (ONNX Runtime) when the version has it."""
+    return 1 if model.compiled_path is None else 2
 
 
 def measure(
@@ -57,8 +62,14 @@ def measure(
             progress(f"loading the model in a fresh process ({run + 1}/{settings.load_runs})", run)
             loads.append(_load(project, python, script, request))
         predict = _predict(project, python, script, request, inputs, settings, progress)
-    progress("done", total_steps(settings))
-    return Measurement(environment=environment, loads=loads, predict=predict)
+        compiled = None
+        if runtimes(model) == 2:  # the same inputs, through ONNX Runtime, in another process
+            compiled_request = {**request, "runtime": "onnx"}
+            compiled = _predict(
+                project, python, script, compiled_request, inputs, settings, progress, 1
+            )
+    progress("done", total_steps(settings, runtimes(model)))
+    return Measurement(environment=environment, loads=loads, predict=predict, compiled=compiled)
 
 
 def _probe(project: Project, python: Path, script: Path, request: Mapping[str, Any]) -> Any:
@@ -97,8 +108,10 @@ def _predict(
     inputs: Inputs,
     settings: Settings,
     progress: Progress,
+    runtime_index: int = 0,
 ) -> Any:
-    done_before = settings.load_runs
+    done_before = settings.load_runs + runtime_index * len(settings.batch_sizes)
+    what = "predict" if runtime_index == 0 else "compiled predict"
     position = {size: index for index, size in enumerate(settings.batch_sizes)}
     timings: dict[int, int] = {}
 
@@ -110,7 +123,7 @@ def _predict(
             timings[size] = timings.get(size, 0) + 1
         count = timings.get(size, 0)
         progress(
-            f"timing predict, batch of {size} ({count} timed loops)",
+            f"timing {what}, batch of {size} ({count} timed loops)",
             done_before + position[size],
         )
 

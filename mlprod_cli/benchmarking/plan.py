@@ -87,7 +87,9 @@ class Work:
 
     @property
     def total_steps(self) -> int:
-        return 0 if self.measured is None else measure.total_steps(self.measured.settings)
+        if self.measured is None:
+            return 0
+        return measure.total_steps(self.measured.settings, measure.runtimes(self.measured.model))
 
     def read_result(self) -> dict[str, Any]:
         """The `--from-json` document."""

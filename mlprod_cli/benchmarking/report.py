@@ -34,6 +34,7 @@ def result(document: Mapping[str, Any]) -> Group:
         _load_table(document),
         Text(""),
         _predict_table(document),
+        *_runtimes_table(document),
         *_warnings(document),
     )
 
@@ -155,6 +156,35 @@ def _predict_table(document: Mapping[str, Any]) -> Table:
             f"{summary['outliers']}/{summary['n']}",
         )
     return table
+
+
+def _runtimes_table(document: Mapping[str, Any]) -> list[Any]:
+    """Native and compiled side by side, when the version has a compiled model."""
+    compiled = document.get("compiled")
+    if not compiled:
+        return []
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        title=Text("Native vs compiled"),
+        title_justify="left",
+        caption=Text(
+            f"compiled: {compiled['artifact']} in ONNX Runtime. Mean latency of each, "
+            "timed alike; speedup: native / compiled."
+        ),
+        caption_justify="left",
+    )
+    for name in ("batch", "native", "compiled", "speedup"):
+        table.add_column(name, justify="right")
+    native = {batch["batch_size"]: batch for batch in document["predict"]}
+    for batch in compiled["predict"]:
+        size = batch["batch_size"]
+        table.add_row(
+            str(size),
+            format_duration(native[size]["latency_s"]["summary"]["mean"]),
+            format_duration(batch["latency_s"]["summary"]["mean"]),
+            f"{compiled['speedup'][str(size)]:.1f}x",
+        )
+    return [Text(""), table]
 
 
 def _warnings(document: Mapping[str, Any]) -> list[Text]:

@@ -219,11 +219,16 @@ def _model_layer(package: str) -> tuple[Any, type]:
 
 
 def _load_model(registry: Any, model_type: type, request: dict[str, Any]) -> Any:
-    """Load through the project's registry, which checks the artifact's SHA-256 first."""
+    """Load through the project's registry, which checks the artifact's SHA-256 first;
+    in the runtime the request names (``onnx``: the compiled model), native by default."""
+    place = (Path(request["models_dir"]), request["model_name"], request["version"])
+    runtime = request.get("runtime", "native")
     try:
-        return registry.load(
-            Path(request["models_dir"]), request["model_name"], request["version"], model_type
-        )
+        if runtime == "native":
+            return registry.load(*place, model_type)
+        if not hasattr(registry, "load_served"):
+            raise RunnerError("registry", "this project's registry has no compiled runtime")
+        return registry.load_served(*place, model_type, runtime=runtime)
     except registry.RegistryError as error:
         raise RunnerError("registry", str(error)) from None
 

@@ -42,17 +42,38 @@ class TrainedModel:
         """The artifact the manifest names, in the manifest's folder."""
         return self.manifest_path.parent / Path(str(self._artifact("file"))).name
 
+    @property
+    def compiled_path(self) -> Path | None:
+        """The compiled (ONNX) artifact the manifest lists, if any, in the manifest's folder."""
+        entry = self.manifest.get("compiled")
+        if not isinstance(entry, Mapping) or "file" not in entry:
+            return None
+        return self.manifest_path.parent / Path(str(entry["file"])).name
+
+    @property
+    def files(self) -> list[Path]:
+        """Every file of the version: its artifacts (native, then compiled) and manifest."""
+        compiled = self.compiled_path
+        artifacts = [self.artifact_path] + ([] if compiled is None else [compiled])
+        return [*artifacts, self.manifest_path]
+
     def verified_artifact(self) -> Path:
-        """The artifact, once its SHA-256 matches the manifest's."""
+        """The artifact, once its SHA-256 (and the compiled artifact's) match the manifest's."""
         artifact = self.artifact_path
+        self._verify(artifact, self._artifact("sha256"))
+        compiled = self.compiled_path
+        if compiled is not None:
+            self._verify(compiled, self.manifest["compiled"].get("sha256"))
+        return artifact
+
+    def _verify(self, artifact: Path, expected: Any) -> None:
         if not artifact.is_file():
             raise ManifestError(f"{artifact} is missing (its manifest is {self.manifest_path})")
-        if sha256_file(artifact) != self._artifact("sha256"):
+        if sha256_file(artifact) != expected:
             raise ManifestError(
                 f"{artifact} does not match the SHA-256 in {self.manifest_path}; it changed "
                 "after training: train the model again under a new version (`mlprod bump patch`)"
             )
-        return artifact
 
     def _artifact(self, key: str) -> Any:
         entry = self.manifest.get("artifact")

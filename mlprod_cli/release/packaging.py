@@ -131,7 +131,7 @@ def build_distributions(project: Project, out_dir: Path) -> list[Path]:
 
 
 def bundle_model(model: TrainedModel, out_dir: Path) -> Path:
-    """``<name>-<version>.tar.gz``: the artifact and its manifest, ready to untar into models/.
+    """``<name>-<version>.tar.gz``: the artifact(s) and manifest, ready to untar into models/.
 
     Owners, modes and the gzip header are fixed, so the same files give the same bundle.
     """
@@ -141,7 +141,7 @@ def bundle_model(model: TrainedModel, out_dir: Path) -> Path:
         gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as compressed,
         tarfile.open(fileobj=compressed, mode="w") as tar,
     ):
-        for path in (model.artifact_path, model.manifest_path):
+        for path in model.files:
             info = tar.gettarinfo(str(path), arcname=path.name)
             info.uid = info.gid = 0
             info.uname = info.gname = ""

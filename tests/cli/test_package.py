@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import subprocess
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -286,3 +287,43 @@ def test_outside_a_project_it_says_where_to_run(
         f"mlprod: no mlprod project here or above {tmp_path.resolve()}; "
         "run inside a project made by `mlprod new` or pass --project\n"
     )
+
+
+@pytest.fixture
+def compiled(project: Path) -> Path:
+    """The project's version with a compiled artifact listed in its manifest too."""
+    onnx = project / "models" / "credit-risk-scorer-0.1.0.onnx"
+    onnx.write_bytes(b"onnx model")
+    path = project / "models" / "credit-risk-scorer-0.1.0.json"
+    manifest = json.loads(path.read_text())
+    manifest["compiled"] = {"file": onnx.name, "sha256": sha256(b"onnx model")}
+    path.write_text(json.dumps(manifest))
+    return onnx
+
+
+def test_the_bundle_holds_the_compiled_artifact_too(
+    runner: CliRunner, project: Path, compiled: Path
+) -> None:
+    assert package(runner, "--no-image").exit_code == 0
+    with tarfile.open(project / "dist" / BUNDLE) as bundle:
+        assert sorted(bundle.getnames()) == sorted(
+            [
+                "credit-risk-scorer-0.1.0.joblib",
+                "credit-risk-scorer-0.1.0.onnx",
+                "credit-risk-scorer-0.1.0.json",
+            ]
+        )
+
+
+def test_refuses_a_compiled_artifact_changed_after_training(
+    runner: CliRunner, project: Path, compiled: Path
+) -> None:
+    compiled.write_bytes(b"tampered")
+    result = package(runner, "--no-image")
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"mlprod: {compiled} does not match the SHA-256 in "
+        f"{project / 'models' / 'credit-risk-scorer-0.1.0.json'}; it changed "
+        "after training: train the model again under a new version (`mlprod bump patch`)\n"
+    )
+    assert not (project / "dist").exists()

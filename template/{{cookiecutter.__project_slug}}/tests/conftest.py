@@ -9,6 +9,7 @@ from falcon import testing
 
 from {{ cookiecutter.__package_name }}.api.app import create_app
 from {{ cookiecutter.__package_name }}.model import estimator
+from {{ cookiecutter.__package_name }}.model.manifest import CompiledArtifact
 from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.model.train import Dataset, ProjectConfig, train
@@ -50,6 +51,16 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def manifest(models_dir: Path, project: ProjectConfig, seed: int) -> Manifest:
     """The manifest of the project's model version, trained once into `models_dir`."""
     return train(project, models_dir, seed=seed)
+
+
+@pytest.fixture(scope="session")
+def compiled(manifest: Manifest) -> CompiledArtifact:
+    """The compiled model of the project's version. A test that needs one skips, naming the
+    converter's reason, when the pipeline does not convert (a HistGradientBoosting model,
+    a custom FunctionTransformer): such a version is served natively."""
+    if manifest.compiled is None:
+        pytest.skip(f"the project's model is served natively: {manifest.not_compiled}")
+    return manifest.compiled
 
 
 @pytest.fixture(scope="session")

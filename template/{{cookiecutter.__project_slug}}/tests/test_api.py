@@ -21,6 +21,7 @@ from {{ cookiecutter.__package_name }}.api.errors import (
 )
 from {{ cookiecutter.__package_name }}.api.resources import HealthResource
 from {{ cookiecutter.__package_name }}.api.schemas import RequestSchema
+from {{ cookiecutter.__package_name }}.model import registry
 from {{ cookiecutter.__package_name }}.model.base import InvalidInputError
 from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.registry import IntegrityError, Manifest
@@ -49,8 +50,11 @@ def error_of(result: testing.Result) -> dict[str, str]:
 
 
 def expected(models_dir: Path, manifest: Manifest, rows: list[dict[str, Any]]) -> list[Any]:
-    """What the registered model itself predicts for ``rows``, as JSON would carry it."""
-    model = Predictor.load(models_dir / manifest.artifact.file)
+    """What the registered model itself predicts for ``rows``, as JSON would carry it: the
+    model in the runtime the app serves (MODEL_RUNTIME=auto: the compiled one, if any)."""
+    model = registry.load_served(
+        models_dir, manifest.name, manifest.version, Predictor, runtime="auto"
+    ).model
     names = manifest.input_schema.names
     X = np.array([[row[name] for name in names] for row in rows], dtype=object)
     for index, feature in enumerate(manifest.input_schema.features):
@@ -377,7 +381,8 @@ def test_input_the_model_refuses_is_a_422(
         raise InvalidInputError("the model cannot take this")
 
     monkeypatch.setattr(Predictor, "predict", refuse)
-    result = predict(testing.TestClient(create_app(settings)), {"instances": [EXAMPLE]})
+    native = settings.replace(model_runtime="native")  # the patched class is the native one
+    result = predict(testing.TestClient(create_app(native)), {"instances": [EXAMPLE]})
     assert result.status_code == 422
     assert error_of(result) == {"code": "invalid_input", "message": "the model cannot take this"}
 
@@ -393,7 +398,8 @@ def test_values_the_model_cannot_scale_are_a_422_not_a_warning(
         return predictor
 
     monkeypatch.setattr(Predictor, "load", classmethod(overflowing))
-    result = predict(testing.TestClient(create_app(settings)), {"instances": [EXAMPLE]})
+    native = settings.replace(model_runtime="native")  # the patched class is the native one
+    result = predict(testing.TestClient(create_app(native)), {"instances": [EXAMPLE]})
     assert result.status_code == 422
     assert error_of(result) == {
         "code": "invalid_input",
@@ -414,7 +420,7 @@ def test_an_unexpected_exception_is_a_logged_500_and_the_app_carries_on(
         return original(self, X)
 
     monkeypatch.setattr(Predictor, "predict", explode_once)
-    client = testing.TestClient(create_app(settings))
+    client = testing.TestClient(create_app(settings.replace(model_runtime="native")))
     result = predict(client, {"instances": [EXAMPLE]}, headers={"X-Request-ID": "r-500"})
     assert result.status_code == 500
     assert error_of(result) == {"code": "internal_error", "message": "internal server error"}
@@ -454,7 +460,8 @@ def test_the_model_endpoint_serves_the_manifest(
 ) -> None:
     result = client.simulate_get("/v1/model")
     assert result.status_code == 200
-    assert result.json == json.loads(json.dumps(manifest.to_dict()))
+    runtime = "native" if manifest.compiled is None else "onnx"  # MODEL_RUNTIME=auto
+    assert result.json == {**json.loads(json.dumps(manifest.to_dict())), "runtime": runtime}
 
 
 def test_the_app_refuses_to_start_on_a_tampered_artifact(

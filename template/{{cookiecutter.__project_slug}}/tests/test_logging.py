@@ -165,6 +165,7 @@ def test_each_prediction_request_is_one_line_with_its_outcome(
         "status": 200,
         "model_name": manifest.name,
         "model_version": manifest.version,
+        "model_runtime": "native" if manifest.compiled is None else "onnx",  # which answered
         "instances": 2,
         "predictions": result.json["predictions"],
     }

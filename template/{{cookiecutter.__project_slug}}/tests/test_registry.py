@@ -44,7 +44,11 @@ def test_artifact_and_manifest_are_named_after_the_model_and_version(
     stem = f"{manifest.name}-{manifest.version}"
     artifact = f"{stem}{Predictor.suffix}"
     assert manifest.artifact.file == artifact
-    assert sorted(path.name for path in models_dir.iterdir()) == sorted([artifact, f"{stem}.json"])
+    files = [artifact, f"{stem}.json"]
+    if manifest.compiled is not None:
+        assert manifest.compiled.file == f"{stem}.onnx"
+        files.append(manifest.compiled.file)
+    assert sorted(path.name for path in models_dir.iterdir()) == sorted(files)
 
 
 def test_manifest_records_the_artifact_hash(models_dir: Path, manifest: Manifest) -> None:

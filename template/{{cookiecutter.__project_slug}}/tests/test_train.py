@@ -65,6 +65,8 @@ def test_the_manifest_has_every_field(manifest: Manifest, project: ProjectConfig
         "input_schema",
         "output",
         "artifact",
+        "compiled",
+        "not_compiled",
     ]
     assert (manifest.name, manifest.version) == (project.model_name, project.model_version)
     assert manifest.framework_version == metadata.version(manifest.framework)

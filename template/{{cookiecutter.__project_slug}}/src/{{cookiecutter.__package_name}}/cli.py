@@ -84,6 +84,15 @@ def _train(args: argparse.Namespace) -> int:
     _print_metrics(manifest.metrics)
     print(f"  {'thresholds':<10} {_met(project.thresholds)}")
     print(f"  {'artifact':<10} {models_dir / manifest.artifact.file}")
+    if manifest.compiled is not None:
+        compiled = manifest.compiled
+        print(
+            f"  {'compiled':<10} {models_dir / compiled.file} ({compiled.precision}, "
+            f"{compiled.rows_checked} rows answered alike, largest difference "
+            f"{compiled.max_difference:.2g})"
+        )
+    else:
+        print(f"  {'compiled':<10} none: {manifest.not_compiled}")
     print(f"  {'manifest':<10} {manifest_path(models_dir, manifest.name, manifest.version)}")
     return 0
 
@@ -270,18 +279,27 @@ def _predict_batch(args: argparse.Namespace) -> int:
         raise BatchError("--master needs --engine spark")
     project = find_project_config()
     models_dir = _models_dir(args, project)
+    # The model a server started now would serve: its version (unless --model-version)
+    # and its runtime (MODEL_RUNTIME: the compiled model under auto when it has one).
+    own = {k: v for k, v in os.environ.items() if k in ("MODEL_VERSION", "MODEL_RUNTIME")}
+    settings = Settings.from_env(own)
     if args.model_version:
-        loaded = registry.load(
-            models_dir, project.model_name, args.model_version, Predictor, project.thresholds
+        loaded = registry.load_served(
+            models_dir,
+            project.model_name,
+            args.model_version,
+            Predictor,
+            project.thresholds,
+            settings.model_runtime,
         )
-    else:  # the version a server started now would serve
-        own = {key: value for key, value in os.environ.items() if key == "MODEL_VERSION"}
+    else:
         loaded, _ = selection.load_chosen(
             models_dir,
             project.model_name,
-            Settings.from_env(own).model_version,
+            settings.model_version,
             Predictor,
             project.root / "pyproject.toml",
+            runtime=settings.model_runtime,
         )
     options = BatchOptions(
         input=args.input,

@@ -26,7 +26,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from .model.registry import LATEST
+from .model.registry import LATEST, RUNTIMES, Runtime
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     """What the service serves and how.
 
     Environment variables (see `from_env`): ``MODELS_DIR``, ``MODEL_NAME``,
-    ``MODEL_VERSION`` (``latest`` or a semantic version), ``LOG_LEVEL``, ``MAX_INSTANCES``.
+    ``MODEL_VERSION`` (``latest`` or a semantic version), ``MODEL_RUNTIME``, ``LOG_LEVEL``,
+    ``MAX_INSTANCES``.
     ``MODEL_VERSION`` is the default choice: ``<models_dir>/SERVING``, written by
     ``serve-version``, takes precedence over it (see `selection.choose`).
     The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``,
@@ -62,6 +63,9 @@ class Settings(BaseSettings):
     model_version: str = Field(LATEST, alias="MODEL_VERSION")
     model_version_from: str = "default (MODEL_VERSION unset)"
     """What set `model_version`, for the log: ``MODEL_VERSION`` or the default."""
+    model_runtime: Runtime = Field("auto", alias="MODEL_RUNTIME")
+    """``auto`` (the compiled model when the version has one, else the native one),
+    ``onnx`` or ``native``; see `registry.load_served`."""
     log_level: str = Field("INFO", alias="LOG_LEVEL")
     max_instances: int = Field(1000, alias="MAX_INSTANCES")
     pyproject: Path | None = Path("pyproject.toml")
@@ -151,6 +155,16 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"{_variable(info)} must be {LATEST!r} or a semantic version, got {value!r}"
             )
+        return value
+
+    @field_validator("model_runtime", mode="before")
+    @classmethod
+    def _model_runtime(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+        if value not in RUNTIMES:
+            choices = ", ".join(RUNTIMES)
+            raise ValueError(f"{_variable(info)} must be one of {choices}, got {value!r}")
         return value
 
     @field_validator("log_level")

@@ -14,6 +14,7 @@ from falcon.media import JSONHandler
 
 from ..logging import configure_logging
 from ..model import selection
+from ..model.base import Model
 from ..model.errors import RegistryError
 from ..model.manifest import Manifest
 from ..model.predictor import Predictor
@@ -21,7 +22,7 @@ from ..model.registry import LoadedModel
 from ..settings import Settings, SettingsError
 from .docs import DocsResource
 from .errors import handle_unexpected, serialize_error
-from .integrity import ArtifactWatch
+from .integrity import ArtifactWatch, VersionWatch
 from .metrics import Metrics
 from .middleware import ApiKeyAuth, Recycler, RequestLog, RequestLogger
 from .openapi import build_document
@@ -58,12 +59,16 @@ def create_app(
     served = _load_model(settings)
     load_seconds = time.perf_counter() - started
     manifest = served.manifest
-    metrics = Metrics(manifest, settings.metrics_dir)
+    metrics = Metrics(manifest, settings.metrics_dir, served.runtime)
     metrics.model_loaded(load_seconds)
     watch = None
     if settings.verified_dir is not None:
-        artifact = settings.models_dir / manifest.artifact.file
-        watch = ArtifactWatch(artifact, manifest.artifact.sha256)
+        files = [(manifest.artifact.file, manifest.artifact.sha256)]
+        if manifest.compiled is not None:
+            files.append((manifest.compiled.file, manifest.compiled.sha256))
+        watch = VersionWatch(
+            [ArtifactWatch(settings.models_dir / file, sha256) for file, sha256 in files]
+        )
         metrics.artifact_checked(watch.problem() is None)
 
     middleware: list[RequestLogger | Recycler | ApiKeyAuth] = [
@@ -126,7 +131,7 @@ def warn_if_root() -> None:
         )
 
 
-def _load_model(settings: Settings) -> LoadedModel[Predictor]:
+def _load_model(settings: Settings) -> LoadedModel[Model]:
     started = time.perf_counter()
     try:
         served, choice = selection.load_chosen(
@@ -137,6 +142,7 @@ def _load_model(settings: Settings) -> LoadedModel[Predictor]:
             settings.pyproject,
             settings.verified_dir,
             configured_by=settings.model_version_from,
+            runtime=settings.model_runtime,
         )
     except RegistryError as exc:
         logger.critical("cannot load the model: %s", exc)
@@ -148,6 +154,8 @@ def _load_model(settings: Settings) -> LoadedModel[Predictor]:
             "model_version": served.manifest.version,
             "models_dir": str(settings.models_dir),
             "chosen_by": choice.source,
+            "model_runtime": served.runtime,
+            "runtime_chosen_by": f"MODEL_RUNTIME={settings.model_runtime}",
             "load_ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..model.errors import RegistryError
@@ -54,3 +55,16 @@ class ArtifactWatch:
                 logger.error("model artifact changed on disk", extra={"problem": problem})
         self._problem = problem
         return problem
+
+
+class VersionWatch:
+    """Every artifact of the served version: the native one, and the compiled one when the
+    manifest lists it (both were verified at start, whichever runtime answers)."""
+
+    def __init__(self, watches: Sequence[ArtifactWatch]) -> None:
+        self._watches = list(watches)
+
+    def problem(self) -> str | None:
+        """The first file's problem; every file is checked (and logged) each time."""
+        problems = [watch.problem() for watch in self._watches]
+        return next((problem for problem in problems if problem is not None), None)

@@ -45,7 +45,9 @@ _METHODS = frozenset(falcon.COMBINED_METHODS)
 class Metrics:
     """The service's metrics, and their exposition in Prometheus' text format."""
 
-    def __init__(self, manifest: Manifest, metrics_dir: Path | None) -> None:
+    def __init__(
+        self, manifest: Manifest, metrics_dir: Path | None, runtime: str = "native"
+    ) -> None:
         self._metrics_dir = metrics_dir
         self._registry = CollectorRegistry()
         registry = self._registry
@@ -106,6 +108,15 @@ class Metrics:
             registry=registry,
         )
         self._info.labels(manifest.name, manifest.version).set(1)
+        self._runtime = Gauge(
+            "model_runtime_info",
+            "The runtime answering predictions (always 1): native (the framework's own) "
+            "or onnx (ONNX Runtime, the compiled model); see MODEL_RUNTIME.",
+            ["runtime"],
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+        self._runtime.labels(runtime).set(1)
         self._artifact_changed = Gauge(
             "model_artifact_changed",
             "1 when the served artifact on disk no longer matches its manifest (the workers "

@@ -16,7 +16,7 @@ from ..model.base import InvalidInputError, Model
 from ..model.registry import LoadedModel
 from .errors import ApiError, from_validation_error
 from .harakiri import Harakiri
-from .integrity import ArtifactWatch
+from .integrity import VersionWatch
 from .metrics import Metrics
 from .schemas import RequestSchema
 from .store import StoreFirst
@@ -52,7 +52,11 @@ class PredictResource:
         self._class_keys = [str(label) for label in served.manifest.output.classes]
         name, version = served.manifest.name, served.manifest.version
         self._identity = {"name": name, "version": version}
-        self._log_identity = {"model_name": name, "model_version": version}
+        self._log_identity = {
+            "model_name": name,
+            "model_version": version,
+            "model_runtime": served.runtime,
+        }
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         log_fields = req.context.log_fields
@@ -160,10 +164,11 @@ def _drain(stream: Any, length: int) -> None:
 
 
 class ModelResource:
-    """``GET /v1/model``: the manifest of the model being served."""
+    """``GET /v1/model``: the manifest of the model being served, and the runtime that
+    answers (``native`` or ``onnx``, see ``MODEL_RUNTIME``)."""
 
     def __init__(self, served: LoadedModel[Model]) -> None:
-        self._body = orjson.dumps(served.manifest.to_dict())
+        self._body = orjson.dumps({**served.manifest.to_dict(), "runtime": served.runtime})
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         resp.content_type = falcon.MEDIA_JSON
@@ -177,7 +182,7 @@ class HealthResource:
     def __init__(
         self,
         served: LoadedModel[Model] | None,
-        watch: ArtifactWatch | None = None,
+        watch: VersionWatch | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self._served = served
@@ -206,7 +211,7 @@ class HealthResource:
 class MetricsResource:
     """``GET /metrics``: Prometheus' text format, every worker's values added up."""
 
-    def __init__(self, metrics: Metrics, watch: ArtifactWatch | None = None) -> None:
+    def __init__(self, metrics: Metrics, watch: VersionWatch | None = None) -> None:
         self._metrics = metrics
         self._watch = watch
 

@@ -154,6 +154,7 @@ def _scored(
             store_keys,
             options.master,
             options.output.parent,
+            loaded.runtime,
         )
         return
     for chunk in chunks(source):

@@ -27,7 +27,8 @@ import pandas as pd
 from ..model.errors import IntegrityError
 from ..model.manifest import Manifest
 from ..model.predictor import Predictor
-from ..model.registry import LoadedModel, load, manifest_path
+from ..model.base import Model
+from ..model.registry import LoadedModel, Runtime, load_served, manifest_path
 from .score import MODEL_NAME, MODEL_VERSION, REASON, Scored, Scorer
 from .source import BatchError, Source
 
@@ -52,8 +53,10 @@ def scored_chunks(
     store_keys: bool,
     master: str | None,
     scratch: Path,
+    runtime: str = "native",
 ) -> Iterator[Scored]:
-    """Score ``source`` on Spark (``master``, default ``local[*]``), chunk by chunk; the
+    """Score ``source`` on Spark (``master``, default ``local[*]``), chunk by chunk, in
+    the driver's ``runtime`` (``native`` or ``onnx``: the model the local engine uses); the
     executors' results pass through a temporary folder in ``scratch``. A job that fails
     is a `BatchError` naming the first Python or Java error."""
     try:
@@ -66,7 +69,7 @@ def scored_chunks(
         ) from None
     try:
         yield from _scored_chunks(
-            source, manifest, models_dir, id_column, store_keys, master, scratch
+            source, manifest, models_dir, id_column, store_keys, master, scratch, runtime
         )
     except (Py4JError, PySparkException) as exc:
         raise BatchError(f"the Spark job failed: {_cause(exc)}") from None
@@ -89,6 +92,7 @@ def _scored_chunks(
     store_keys: bool,
     master: str | None,
     scratch: Path,
+    runtime: str,
 ) -> Iterator[Scored]:
     from pyspark.sql import SparkSession
 
@@ -104,6 +108,8 @@ def _scored_chunks(
     try:
         spark.sparkContext.setLogLevel("ERROR")
         spark.sparkContext.addFile(str(models_dir / manifest.artifact.file))
+        if manifest.compiled is not None:  # the registry checks every artifact listed
+            spark.sparkContext.addFile(str(models_dir / manifest.compiled.file))
         manifest_file = manifest_path(models_dir, manifest.name, manifest.version)
         spark.sparkContext.addFile(str(manifest_file))
         # Partitions of about a file's size over twice the cores, so that every core has
@@ -125,6 +131,7 @@ def _scored_chunks(
             manifest_file.name,
             id_column,
             store_keys,
+            runtime,
         )
         result = frame.mapInPandas(score, schema=_result_schema(frame.schema, manifest, id_column))
         # The executors write their results (a scratch folder beside the output: on a
@@ -152,13 +159,17 @@ def _score_partitions(
     manifest_file: str,
     id_column: str | None,
     store_keys: bool,
+    runtime: str,
     frames: Iterator[pd.DataFrame],
 ) -> Iterator[pd.DataFrame]:
     """On an executor: each partition's chunks, scored, as one frame of tagged rows."""
-    scorer = _SCORERS.get((sha256, f"{id_column}:{store_keys}"))
+    options = f"{id_column}:{store_keys}:{runtime}"
+    scorer = _SCORERS.get((sha256, options))
     if scorer is None:
-        scorer = _verified_scorer(name, version, sha256, manifest_file, id_column, store_keys)
-        _SCORERS[(sha256, f"{id_column}:{store_keys}")] = scorer
+        scorer = _verified_scorer(
+            name, version, sha256, manifest_file, id_column, store_keys, runtime
+        )
+        _SCORERS[(sha256, options)] = scorer
     names = list(scorer.feature_names)
     for frame in frames:
         scored = scorer.score(frame)
@@ -185,13 +196,15 @@ def _verified_scorer(
     manifest_file: str,
     id_column: str | None,
     store_keys: bool,
+    runtime: str,
 ) -> Scorer:
     from pyspark import SparkFiles
 
     directory = Path(SparkFiles.get(manifest_file)).parent
     # The registry's gates: the manifest names this version, the artifact's SHA-256
     # matches it, its recorded thresholds hold. Then: is it the manifest the driver sent?
-    loaded: LoadedModel[Predictor] = load(directory, name, version, Predictor)
+    served: Runtime = "onnx" if runtime == "onnx" else "native"
+    loaded: LoadedModel[Model] = load_served(directory, name, version, Predictor, None, served)
     if loaded.manifest.artifact.sha256 != sha256:
         raise IntegrityError(
             f"{directory / manifest_file}: names artifact SHA-256 "

@@ -2,7 +2,8 @@
 
 A manifest sits beside its artifact in the models directory (``<name>-<version>.json``)
 and records the data, split, parameters, metrics, thresholds, input schema, output and
-the artifact's SHA-256. This module reads and writes it; `registry` decides where.
+the artifact's SHA-256 (and the compiled artifact's, when there is one). This module
+reads and writes it; `registry` decides where.
 """
 
 from __future__ import annotations
@@ -56,6 +57,35 @@ class Artifact:
     sha256: str
 
 
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a compiled answer may be from the native one: ``absolute + relative * |native|``."""
+
+    absolute: float
+    relative: float
+
+
+@dataclass(frozen=True)
+class CompiledArtifact:
+    """The compiled model (ONNX, run by ONNX Runtime), its SHA-256 and its equivalence gate."""
+
+    file: str
+    sha256: str
+    runtime: str
+    converter: str
+    precision: str
+    """The numeric type the model computes in: ``float32`` or ``float64``."""
+    tolerance: Tolerance
+    rows_checked: int
+    """Held-out rows, the example and the schema's edge cases, all answered alike."""
+    max_difference: float
+    """The largest difference of a probability or value from the native answer."""
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CompiledArtifact:
+        return cls(**{**data, "tolerance": Tolerance(**data["tolerance"])})
+
+
 @dataclass(frozen=True, kw_only=True)
 class Manifest:
     """Everything known about one trained version of a model."""
@@ -78,6 +108,10 @@ class Manifest:
     input_schema: InputSchema
     output: Output
     artifact: Artifact
+    compiled: CompiledArtifact | None = None
+    """The compiled model when one passed the gate (see `compiled`); else None and
+    `not_compiled` says why."""
+    not_compiled: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -88,6 +122,7 @@ class Manifest:
             "input_schema": self.input_schema.to_dict(),
             "output": dataclasses.asdict(self.output),
             "artifact": dataclasses.asdict(self.artifact),
+            "compiled": None if self.compiled is None else dataclasses.asdict(self.compiled),
         }
 
     @classmethod
@@ -100,6 +135,9 @@ class Manifest:
                 "input_schema": InputSchema.from_dict(data["input_schema"]),
                 "output": Output(**data["output"]),
                 "artifact": Artifact(**data["artifact"]),
+                "compiled": None
+                if data.get("compiled") is None
+                else CompiledArtifact.from_dict(data["compiled"]),
             }
         )
 

@@ -1,14 +1,16 @@
 """The artifact registry: versioned model files and their manifests, side by side.
 
-Each version of a model is two files in the models directory::
+Each version of a model is two or three files in the models directory::
 
     <name>-<version><suffix>    the artifact, e.g. iris-classifier-1.2.0.skops
+    <name>-<version>.onnx       the compiled artifact, when it passed its gate (`compiled`)
     <name>-<version>.json       its manifest
 
 Versions are semantic versions. A version exists once its manifest exists; it is
 never overwritten. Before an artifact is deserialized it must pass two gates: its
-SHA-256 matches the manifest (integrity), and the manifest's metrics meet the
-thresholds (validity, see `thresholds`).
+SHA-256 matches the manifest (integrity: every artifact the manifest lists, native and
+compiled), and the manifest's metrics meet the thresholds (validity, see `thresholds`).
+Which artifact a server runs is ``MODEL_RUNTIME`` (`load_served`).
 
 The manifest itself is `manifest`, the hash check `integrity`, the exceptions `errors`;
 which version a server loads is `selection`. Their public names are importable from
@@ -26,11 +28,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar, get_args
 
 import semver
 
 from .base import Model, ModelT, UnsafeModelFileError
+from .compiled import TOLERANCE, Compilation, CompiledModel
 from .errors import (
     IntegrityError,
     ManifestError,
@@ -44,9 +47,11 @@ from .integrity import sha256_file, verify_artifact
 from .manifest import (
     MANIFEST_FORMAT,
     Artifact,
+    CompiledArtifact,
     Manifest,
     Output,
     Split,
+    Tolerance,
     TrainingData,
     read_manifest,
     recorded_thresholds,
@@ -74,10 +79,12 @@ __all__ = [
     "VersionNotFoundError",
     "artifact_path",
     "check",
+    "compiled_path",
     "ensure_new_version",
     "git_state",
     "list_versions",
     "load",
+    "load_served",
     "manifest_path",
     "parse_version",
     "read_manifest",
@@ -91,6 +98,10 @@ __all__ = [
 ]
 
 LATEST = "latest"
+Runtime = Literal["auto", "onnx", "native"]
+RUNTIMES: tuple[Runtime, ...] = get_args(Runtime)
+"""``MODEL_RUNTIME``: ``auto`` serves the compiled model when the version has one (it
+passed its gate), else the native one; ``onnx`` and ``native`` insist."""
 
 
 LoadedT_co = TypeVar("LoadedT_co", bound=Model, covariant=True)
@@ -102,6 +113,10 @@ class LoadedModel(Generic[LoadedT_co]):
 
     model: LoadedT_co
     manifest: Manifest
+    runtime: str = "native"
+    """Which runtime answers: ``native`` (the framework's own) or ``onnx`` (ONNX Runtime)."""
+    artifact: str = ""
+    """The file the model was loaded from, by name in the models directory."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +145,10 @@ def artifact_path(
     models_dir: Path, name: str, version: str | semver.Version, model_type: type[Model]
 ) -> Path:
     return models_dir / f"{name}-{version}{model_type.suffix}"
+
+
+def compiled_path(models_dir: Path, name: str, version: str | semver.Version) -> Path:
+    return models_dir / f"{name}-{version}{CompiledModel.suffix}"
 
 
 def list_versions(models_dir: Path, name: str) -> list[semver.Version]:
@@ -169,6 +188,7 @@ def ensure_new_version(models_dir: Path, name: str, version: str, model_type: ty
     for path in (
         manifest_path(models_dir, name, version),
         artifact_path(models_dir, name, version, model_type),
+        compiled_path(models_dir, name, version),
     ):
         if path.exists():
             raise VersionExistsError(
@@ -189,11 +209,14 @@ def save(
     input_schema: InputSchema,
     output: Output,
     thresholds: Mapping[str, float] | None = None,
+    compilation: Compilation | None = None,
 ) -> Manifest:
-    """Write a new version's artifact and manifest; refuse an existing version.
+    """Write a new version's artifact(s) and manifest; refuse an existing version.
 
-    Both files are written to temporary names in ``models_dir`` and renamed into
-    place (artifact first, manifest last), so no partial version is ever visible.
+    ``compilation`` is the compiled model that passed its gate (written beside the
+    native artifact), or why there is none (recorded in the manifest).
+    The files are written to temporary names in ``models_dir`` and renamed into
+    place (artifacts first, manifest last), so no partial version is ever visible.
     The git state recorded is that of the current directory, the project.
     """
     model_type = type(model)
@@ -203,8 +226,24 @@ def save(
     final_manifest = manifest_path(models_dir, name, version)
     staged_artifact = staging_path(final_artifact)
     staged_manifest = staging_path(final_manifest)
+    final_compiled = compiled_path(models_dir, name, version)
+    staged_compiled = staging_path(final_compiled)
+    onnx = None if compilation is None else compilation.onnx
     try:
         model.dump(staged_artifact)
+        compiled = None
+        if onnx is not None and compilation is not None:
+            staged_compiled.write_bytes(onnx)
+            compiled = CompiledArtifact(
+                file=final_compiled.name,
+                sha256=sha256_file(staged_compiled),
+                runtime=f"onnxruntime {metadata.version('onnxruntime')}",
+                converter=compilation.converter or "",
+                precision=compilation.precision or "",
+                tolerance=Tolerance(**TOLERANCE),
+                rows_checked=compilation.rows_checked,
+                max_difference=compilation.max_difference,
+            )
         git = git_state(Path.cwd())
         manifest = Manifest(
             name=name,
@@ -223,16 +262,22 @@ def save(
             input_schema=input_schema,
             output=output,
             artifact=Artifact(file=final_artifact.name, sha256=sha256_file(staged_artifact)),
+            compiled=compiled,
+            not_compiled=None if compilation is None else compilation.reason,
         )
         write_manifest(staged_manifest, manifest)
         staged_artifact.rename(final_artifact)
         try:
+            if compiled is not None:
+                staged_compiled.rename(final_compiled)
             staged_manifest.rename(final_manifest)
         except OSError:
             final_artifact.unlink()
+            final_compiled.unlink(missing_ok=True)
             raise
     finally:
         staged_artifact.unlink(missing_ok=True)
+        staged_compiled.unlink(missing_ok=True)
         staged_manifest.unlink(missing_ok=True)
     return manifest
 
@@ -252,7 +297,39 @@ def load(
         model = model_type.load(artifact)
     except UnsafeModelFileError as exc:
         raise UnsafeArtifactError(f"{artifact.parent}: {exc}") from None
-    return LoadedModel(model=model, manifest=manifest)
+    return LoadedModel(model=model, manifest=manifest, artifact=artifact.name)
+
+
+def load_served(
+    models_dir: Path,
+    name: str,
+    requested: str,
+    model_type: type[Model],
+    thresholds: Thresholds | None = None,
+    runtime: Runtime = "native",
+) -> LoadedModel[Model]:
+    """`load`, in the runtime ``runtime`` chooses (``MODEL_RUNTIME``, see `RUNTIMES`).
+
+    The compiled model is loaded without the native one (nor its framework's code);
+    both artifacts pass `check` first all the same.
+    """
+    version = resolve_version(models_dir, name, requested)
+    compiled = read_manifest(manifest_path(models_dir, name, version)).compiled
+    if runtime == "native" or (runtime == "auto" and compiled is None):
+        return load(models_dir, name, str(version), model_type, thresholds)
+    manifest = check(models_dir, name, version, model_type, thresholds)
+    if manifest.compiled is None:
+        raise RegistryError(
+            f"{manifest_path(models_dir, name, version)}: {name} {version} has no compiled "
+            f"model ({manifest.not_compiled or 'trained before compiled inference'}); "
+            "serve it with MODEL_RUNTIME=native or auto"
+        )
+    path = compiled_path(models_dir, name, version)
+    try:
+        model = CompiledModel.load(path)
+    except UnsafeModelFileError as exc:
+        raise UnsafeArtifactError(f"{path.parent}: {exc}") from None
+    return LoadedModel(model=model, manifest=manifest, runtime="onnx", artifact=path.name)
 
 
 def check(
@@ -265,9 +342,10 @@ def check(
     """Every gate a version must pass before its artifact is deserialized; its manifest.
 
     The manifest must describe this name, version and framework; the artifact's SHA-256
-    must match it; its metrics must meet ``thresholds`` (the project's current ones),
-    or, when None (no project file at hand, as in an image), those recorded in the
-    manifest at training. Each failure raises a `RegistryError` naming the file.
+    must match it (and the compiled artifact's, when it lists one); its metrics must
+    meet ``thresholds`` (the project's current ones), or, when None (no project file at
+    hand, as in an image), those recorded in the manifest at training. Each failure
+    raises a `RegistryError` naming the file.
     """
     path = manifest_path(models_dir, name, version)
     manifest = read_manifest(path)
@@ -282,6 +360,13 @@ def check(
             f"{path}: names artifact {manifest.artifact.file!r}, not {artifact.name!r}"
         )
     verify_artifact(artifact, manifest.artifact.sha256)
+    if manifest.compiled is not None:
+        compiled = compiled_path(models_dir, name, version)
+        if manifest.compiled.file != compiled.name:
+            raise ManifestError(
+                f"{path}: names compiled artifact {manifest.compiled.file!r}, not {compiled.name!r}"
+            )
+        verify_artifact(compiled, manifest.compiled.sha256)
     gate = thresholds if thresholds is not None else recorded_thresholds(path, manifest)
     failures = gate.violations(manifest.metrics)
     if failures:

@@ -14,15 +14,17 @@ from pathlib import Path
 
 import semver
 
-from .base import ModelT
+from .base import Model
 from .config import read_project_thresholds
 from .errors import RegistryError
 from .registry import (
     LATEST,
     LoadedModel,
+    Runtime,
     artifact_path,
     check,
-    load,
+    compiled_path,
+    load_served,
     manifest_path,
     resolve_version,
     staging_path,
@@ -45,12 +47,14 @@ def load_chosen(
     models_dir: Path,
     name: str,
     configured: str,
-    model_type: type[ModelT],
+    model_type: type[Model],
     pyproject: Path | None,
     verified_dir: Path | None = None,
     configured_by: str = "MODEL_VERSION",
-) -> tuple[LoadedModel[ModelT], Choice]:
-    """What a server loads at start: the version `choose` picks, through every gate.
+    runtime: Runtime = "native",
+) -> tuple[LoadedModel[Model], Choice]:
+    """What a server loads at start: the version `choose` picks, through every gate, in
+    the runtime ``runtime`` chooses (``MODEL_RUNTIME``, see `registry.load_served`).
 
     The thresholds are the project's, read from ``pyproject`` when that file exists,
     otherwise those recorded in the manifest (an image has no ``pyproject.toml``).
@@ -63,9 +67,10 @@ def load_chosen(
     except ThresholdsError as exc:
         raise RegistryError(str(exc)) from None
     if verified_dir is None:
-        return load(models_dir, name, choice.requested, model_type, thresholds), choice
+        loaded = load_served(models_dir, name, choice.requested, model_type, thresholds, runtime)
+        return loaded, choice
     return load_verified(
-        models_dir, verified_dir, name, choice.requested, model_type, thresholds
+        models_dir, verified_dir, name, choice.requested, model_type, thresholds, runtime
     ), choice
 
 
@@ -74,13 +79,15 @@ def load_verified(
     verified_dir: Path,
     name: str,
     requested: str,
-    model_type: type[ModelT],
+    model_type: type[Model],
     thresholds: Thresholds | None = None,
-) -> LoadedModel[ModelT]:
+    runtime: Runtime = "native",
+) -> LoadedModel[Model]:
     """Load a version through a private copy made when it first passed every gate.
 
     The first load of a version (a server's start, a chain reload onto a new version)
-    passes `check` on ``models_dir`` and copies the manifest and artifact into
+    passes `check` on ``models_dir`` and copies the manifest and artifacts (the native
+    one, and the compiled one when the manifest lists it) into
     ``verified_dir``, a folder only the server writes; a failure there raises, so
     ``need-app`` still refuses to start. Every later load of that version (a worker
     respawned after a crash, harakiri or recycle) passes the same gates on the copy, so
@@ -88,12 +95,14 @@ def load_verified(
     """
     version = resolve_version(models_dir, name, requested)
     manifest_file = manifest_path(models_dir, name, version).name
-    artifact_file = artifact_path(models_dir, name, version, model_type).name
+    artifact_files = [artifact_path(models_dir, name, version, model_type).name]
     made = not (verified_dir / manifest_file).exists()
     if made:
-        check(models_dir, name, version, model_type, thresholds)
+        manifest = check(models_dir, name, version, model_type, thresholds)
+        if manifest.compiled is not None:
+            artifact_files.append(compiled_path(models_dir, name, version).name)
         verified_dir.mkdir(parents=True, exist_ok=True)
-        for file in (artifact_file, manifest_file):  # the manifest last: it marks the copy whole
+        for file in (*artifact_files, manifest_file):  # the manifest last: it marks it whole
             staged = staging_path(verified_dir / file)
             try:
                 shutil.copyfile(models_dir / file, staged)
@@ -101,11 +110,12 @@ def load_verified(
             finally:
                 staged.unlink(missing_ok=True)
     try:
-        return load(verified_dir, name, str(version), model_type, thresholds)
+        return load_served(verified_dir, name, str(version), model_type, thresholds, runtime)
     except RegistryError:
         if made:  # the files changed while being copied: leave no bad copy behind
             (verified_dir / manifest_file).unlink(missing_ok=True)
-            (verified_dir / artifact_file).unlink(missing_ok=True)
+            for file in artifact_files:
+                (verified_dir / file).unlink(missing_ok=True)
         raise
 
 

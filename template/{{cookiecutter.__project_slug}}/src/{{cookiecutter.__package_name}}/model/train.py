@@ -2,7 +2,8 @@
 
 What to train on is ``[tool.mlprod.data]`` (see `config`); the estimator is
 `estimator.build` with ``[tool.mlprod.model.params]``; the task's metrics come from
-`evaluation`. `evaluate` does all of it but registering (``train --dry-run``).
+`evaluation`. `evaluate` does all of it but registering (``train --dry-run``). Registering
+also compiles the model to ONNX (`compiled`), kept only if it answers as the native one.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
 from . import estimator, registry
+from .compiled import compile_model
 from .config import DataConfig, ProjectConfig, ProjectConfigError, find_project_config
 from .data import Dataset, DatasetError, read_dataset
 from .evaluation import evaluate as score
@@ -52,6 +55,8 @@ class Evaluation:
     metrics: dict[str, float]
     violations: list[str]
     """How the metrics fail the thresholds; empty when they meet them."""
+    training_rows: np.ndarray
+    held_out_rows: np.ndarray
 
 
 def data_config(project: ProjectConfig, data: DataConfig | None = None) -> DataConfig:
@@ -114,6 +119,8 @@ def evaluate(
         ),
         metrics=metrics,
         violations=project.thresholds.violations(metrics),
+        training_rows=X_train,
+        held_out_rows=X_test,
     )
 
 
@@ -129,7 +136,10 @@ def train(
 
     An existing version is refused before any work is done. A model whose held-out
     metrics fail the project's thresholds is not registered (`registry.ValidityError`),
-    so the version stays free for a better model; those it meets are recorded.
+    so the version stays free for a better model; those it meets are recorded. The
+    model is compiled to ONNX too; when that fails or its gate does not hold, the version
+    is registered with its native artifact alone and the manifest's ``not_compiled`` says
+    why (training never fails for it).
     """
     name, version = project.model_name, version or project.model_version
     registry.ensure_new_version(models_dir, name, version, Predictor)
@@ -143,6 +153,13 @@ def train(
         )
     y = result.dataset.y
     classes = result.model.classes if project.task == "classification" else []
+    compilation = compile_model(
+        result.model.pipeline,
+        result.dataset.schema,
+        project.task,
+        held_out=result.held_out_rows,
+        training=result.training_rows,
+    )
     return registry.save(
         models_dir,
         result.model,
@@ -156,6 +173,7 @@ def train(
         input_schema=result.dataset.schema,
         output=registry.Output(task=project.task, classes=classes),
         thresholds=gate.to_dict(),
+        compilation=compilation,
     )
 
 
