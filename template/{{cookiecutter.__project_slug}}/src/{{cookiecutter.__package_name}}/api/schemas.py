@@ -70,14 +70,14 @@ class RequestSchema:
             attribute: (_field_type(feature), Field(alias=feature.name))
             for attribute, feature in zip(self._attributes, schema.features, strict=True)
         }
-        self.instance_model: type[BaseModel] = create_model(
+        instance = create_model(
             "Instance",
             __config__=_FORBID_EXTRA,
             __doc__="One instance to predict: every feature of the model's input schema "
             "(null only where the schema says nullable).",
             **features,
         )
-        instance = self.instance_model
+        self.instance_model: type[BaseModel] = instance
         instances: Any = Annotated[list[instance], Field(min_length=1, max_length=max_instances)]
         fields: dict[str, Any] = {"instances": (instances, ...)}
         if classifier:

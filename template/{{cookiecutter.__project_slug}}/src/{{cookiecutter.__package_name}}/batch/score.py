@@ -82,7 +82,10 @@ class Scorer:
                         f"{name}: {column.iloc[position]!r} is not a number",
                     )
                 frame[name] = numbers
-        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+        records: list[dict[str, Any]] = [
+            {str(key): value for key, value in record.items()}
+            for record in frame.astype(object).where(frame.notna(), None).to_dict("records")
+        ]
         instances = self._validate(records, reasons)
         kept = [position for position in range(len(records)) if position not in reasons]
         output, stored = self._answers(chunk, kept, instances)
@@ -123,7 +126,7 @@ class Scorer:
                 raise ValueError(f"the model refused validated rows: {exc}") from exc
         output[PREDICTION] = pd.Series(predictions, dtype=_prediction_dtype(self._manifest))
         for index, column in enumerate(self.probability_columns):
-            values = probabilities[:, index] if probabilities is not None else []
+            values: Any = probabilities[:, index] if probabilities is not None else []
             output[column] = pd.Series(values, dtype=np.float64)
         output[MODEL_NAME] = self._manifest.name
         output[MODEL_VERSION] = self._manifest.version

@@ -24,10 +24,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..model.base import Model
 from ..model.errors import IntegrityError
 from ..model.manifest import Manifest
 from ..model.predictor import Predictor
-from ..model.base import Model
 from ..model.registry import LoadedModel, Runtime, load_served, manifest_path
 from .score import MODEL_NAME, MODEL_VERSION, REASON, Scored, Scorer
 from .source import BatchError, Source

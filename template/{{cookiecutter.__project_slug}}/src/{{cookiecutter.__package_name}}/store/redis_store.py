@@ -84,7 +84,9 @@ class RedisStore:
         """The values of ``keys`` (None where absent), in one round trip (MGET)."""
         if not keys:
             return []
-        return list(self._client.mget(keys))
+        # the client is made without decode_responses: values come back as bytes
+        values = self._client.mget(keys)
+        return [v.encode() if isinstance(v, str) else v for v in values]
 
     def put_many(self, items: Iterable[tuple[str, bytes]], ttl: int | None = None) -> int:
         """Set every key to its value, expiring after ``ttl`` seconds (never when None),
