@@ -445,7 +445,10 @@ def test_mypy_is_strict_over_src_and_run_by_tox_and_the_dev_extra(project: Path)
     mypy = pyproject["tool"]["mypy"]
     assert (mypy["files"], mypy["strict"]) == (["src"], True)
     ignored = {module for override in mypy["overrides"] for module in override["module"]}
-    assert ignored == {"sklearn.*", "skops.*"}, "only libraries that ship no types"
+    untyped = {"sklearn.*", "skops.*", "pyarrow.*", "onnx.*", "onnxruntime.*", "skl2onnx.*"}
+    untyped |= {"onnxmltools.*", "py4j.*"}
+    optional = {"xgboost.*", "lightgbm.*", "pyspark.*", "redis.*"}  # a framework's, an extra's
+    assert ignored == untyped | optional, "only libraries without types, or not always there"
     dev = {Requirement(dep).name for dep in pyproject["project"]["optional-dependencies"]["dev"]}
     assert {"mypy", "pandas-stubs", "types-gevent", "types-uwsgi", "pre-commit"} <= dev
     config = configparser.ConfigParser()

@@ -153,21 +153,27 @@ def test_an_executor_refuses_an_artifact_that_does_not_match(
     shipped = tmp_path / "shipped"
     shipped.mkdir()
     manifest_file = f"{manifest.name}-{manifest.version}.json"
-    for name in (manifest.artifact.file, manifest_file):
+    files = [manifest.artifact.file, manifest_file]
+    runtimes = ["native"]
+    if manifest.compiled is not None:  # shipped too, and checked whichever runtime scores
+        files.append(manifest.compiled.file)
+        runtimes.append("onnx")
+    for name in files:
         shutil.copyfile(models_dir / name, shipped / name)
     monkeypatch.setattr(_pyspark().SparkFiles, "get", lambda name: str(shipped / name))
     arguments = (manifest.name, manifest.version, manifest.artifact.sha256, manifest_file)
-    assert (
-        spark._verified_scorer(*arguments, None, False).feature_names == manifest.input_schema.names
-    )
-    with pytest.raises(IntegrityError, match="the driver verified"):
-        spark._verified_scorer(
-            manifest.name, manifest.version, "0" * 64, manifest_file, None, False
-        )
+    for runtime in runtimes:
+        scorer = spark._verified_scorer(*arguments, None, False, runtime)
+        assert scorer.feature_names == manifest.input_schema.names
+        with pytest.raises(IntegrityError, match="the driver verified"):
+            spark._verified_scorer(
+                manifest.name, manifest.version, "0" * 64, manifest_file, None, False, runtime
+            )
     with (shipped / manifest.artifact.file).open("ab") as artifact:
         artifact.write(b"tampered")
-    with pytest.raises(IntegrityError, match="does not match its manifest"):
-        spark._verified_scorer(*arguments, None, False)
+    for runtime in runtimes:
+        with pytest.raises(IntegrityError, match="does not match its manifest"):
+            spark._verified_scorer(*arguments, None, False, runtime)
 
 
 def test_a_failed_job_is_reported_by_its_python_error() -> None:

@@ -54,6 +54,7 @@ class RedisStore:
     """
 
     def __init__(self, url: str, timeout: float) -> None:
+        self.url = check_url(url)  # a wrong URL is the first thing to say, client or not
         try:
             import redis
             from redis.backoff import NoBackoff
@@ -63,7 +64,6 @@ class RedisStore:
                 "storing predictions needs the redis client: install the project's store "
                 "extra (pip install -e '.[store]')"
             ) from None
-        self.url = check_url(url)
         self.errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._client = redis.Redis.from_url(
             url,
