@@ -15,7 +15,7 @@ from pathlib import Path
 
 import semver
 
-from .batch.run import ENGINES, BatchOptions
+from .batch import ENGINES
 from .batch.source import BatchError
 from .model import registry, selection
 from .model.errors import RegistryError
@@ -269,7 +269,12 @@ def _restore_choice(path: Path, previous: str | None) -> None:
 
 
 def _predict_batch(args: argparse.Namespace) -> int:
-    from .batch import run
+    try:
+        from .batch import run
+    except ModuleNotFoundError as exc:  # rows are validated with the API's request schema
+        raise BatchError(
+            f"predict-batch needs the api extra ({exc.name} is missing): pip install -e '.[api]'"
+        ) from None
 
     if args.ttl is not None and args.ttl < 1:
         raise BatchError(f"--ttl must be a positive number of seconds, got {args.ttl}")
@@ -301,7 +306,7 @@ def _predict_batch(args: argparse.Namespace) -> int:
             project.root / "pyproject.toml",
             runtime=settings.model_runtime,
         )
-    options = BatchOptions(
+    options = run.BatchOptions(
         input=args.input,
         output=args.output,
         id_column=args.id_column,

@@ -11,18 +11,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pyarrow as pa
 
 from ..model.base import Model
 from ..model.registry import LoadedModel
+from . import Engine
 from .score import MODEL_NAME, MODEL_VERSION, PREDICTION, REASON, Scored, Scorer
 from .sink import Sink, check_output, rejects_path
 from .source import BatchError, Source, chunks, open_source
 
-Engine = Literal["local", "spark"]
-ENGINES: tuple[Engine, ...] = ("local", "spark")
 STORE_TIMEOUT = 5.0
 """Seconds a batch waits on Redis for a connection or a pipeline before it fails."""
 
