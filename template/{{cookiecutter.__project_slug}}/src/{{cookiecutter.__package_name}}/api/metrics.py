@@ -13,6 +13,7 @@ sets, so no client can create an unbounded number of time series.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -233,7 +234,11 @@ def _forget_dead_workers(metrics_dir: Path) -> None:
     for path in metrics_dir.glob("gauge_live*_*.db"):
         pid = path.stem.rpartition("_")[2]
         if pid.isdigit() and not _running(int(pid)):
-            multiprocess.mark_process_dead(int(pid), str(metrics_dir))  # type: ignore[no-untyped-call]
+            # Workers recycled together start together: another may have removed the
+            # files first. A failure here would fail the app's load, and need-app would
+            # take the whole server down (seen when every worker recycled at once).
+            with contextlib.suppress(FileNotFoundError):
+                multiprocess.mark_process_dead(int(pid), str(metrics_dir))  # type: ignore[no-untyped-call]
 
 
 def _running(pid: int) -> bool:
