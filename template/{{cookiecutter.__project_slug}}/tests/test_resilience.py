@@ -329,6 +329,20 @@ def test_a_hung_request_is_killed_even_after_another_finished_while_its_body_cam
     assert "HARAKIRI" in server.tail()
 
 
+def _kill_a_live_worker(server: Any) -> int:
+    """SIGKILL a worker; workers recycling meanwhile may exit first, so try the next one."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for pid in server.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:  # recycled between listing and killing
+                continue
+            return pid
+        time.sleep(0.05)
+    raise AssertionError(f"no live worker to kill\n{server.tail()}")
+
+
 def test_kept_alive_clients_lose_nothing_to_recycles_a_chain_reload_and_a_kill_only_its_own(
     serve: Any, models_dir: Path, record_property: Any
 ) -> None:
@@ -360,8 +374,7 @@ def test_kept_alive_clients_lose_nothing_to_recycles_a_chain_reload_and_a_kill_o
         server.wait_until_gone(before, "chain reloading complete")
         load.wait_for(100)
         reload_errors = list(load.errors)
-        [victim, *_] = server.pids()
-        os.kill(victim, signal.SIGKILL)
+        victim = _kill_a_live_worker(server)
         killed = time.monotonic()
         server.wait_until_gone([victim], "killed by signal 9")
         load.wait_for(100)
