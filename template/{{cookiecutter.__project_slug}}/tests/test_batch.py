@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -258,4 +259,22 @@ def test_options_that_need_another_are_one_line(
         capsys, trained, *arguments, "--master", "spark://127.0.0.1:7077"
     )
     assert "redis://" in refused(capsys, trained, *arguments, "--to", "http://cache:6379")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["rows.csv"]
+
+
+def test_the_spark_engine_without_pyspark_is_one_line_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    rows: pd.DataFrame,
+    trained: Path,
+) -> None:
+    """Without the spark extra (pyspark's modules unimportable, as in a project installed
+    without it), `--engine spark` says what to install."""
+    for module in ("py4j.protocol", "pyspark.errors", "pyspark.sql"):
+        monkeypatch.setitem(sys.modules, module, None)  # None: `import` raises ImportError
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    error = refused(capsys, trained, tmp_path / "rows.csv", tmp_path / "s.csv", "--engine", "spark")
+    assert "--engine spark needs pyspark" in error
+    assert "'.[spark]'" in error
     assert sorted(path.name for path in tmp_path.iterdir()) == ["rows.csv"]

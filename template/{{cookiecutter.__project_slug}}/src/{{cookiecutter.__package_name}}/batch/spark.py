@@ -18,9 +18,9 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec
 
 import pandas as pd
 
@@ -45,6 +45,40 @@ _SCORERS: dict[tuple[str, str], Scorer] = {}
 """One verified, loaded model per executor Python worker, by artifact hash and options."""
 
 
+_P = ParamSpec("_P")
+
+
+def _spark_errors(job: Callable[_P, Iterator[Scored]]) -> Callable[_P, Iterator[Scored]]:
+    """``job``, with a missing pyspark and a failed Spark job as `BatchError`s naming the cause."""
+
+    @functools.wraps(job)
+    def reported(*args: _P.args, **kwargs: _P.kwargs) -> Iterator[Scored]:
+        try:
+            from py4j.protocol import Py4JError
+            from pyspark.errors import PySparkException
+        except ImportError:
+            raise BatchError(
+                "--engine spark needs pyspark: install the project's spark extra "
+                "(pip install -e '.[spark]') and Java 17 or 21"
+            ) from None
+        try:
+            yield from job(*args, **kwargs)
+        except (Py4JError, PySparkException) as exc:
+            raise BatchError(f"the Spark job failed: {_cause(exc)}") from None
+
+    return reported
+
+
+def _cause(exc: BaseException) -> str:
+    """The most telling line of a Spark failure: the executor's Python error, else the first."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    for line in reversed(lines):
+        if _ERROR_LINE.match(line):
+            return line
+    return lines[0] if lines else type(exc).__name__
+
+
+@_spark_errors
 def scored_chunks(
     source: Source,
     manifest: Manifest,
@@ -59,41 +93,6 @@ def scored_chunks(
     the driver's ``runtime`` (``native`` or ``onnx``: the model the local engine uses); the
     executors' results pass through a temporary folder in ``scratch``. A job that fails
     is a `BatchError` naming the first Python or Java error."""
-    try:
-        from py4j.protocol import Py4JError
-        from pyspark.errors import PySparkException
-    except ImportError:
-        raise BatchError(
-            "--engine spark needs pyspark: install the project's spark extra "
-            "(pip install -e '.[spark]') and Java 17 or 21"
-        ) from None
-    try:
-        yield from _scored_chunks(
-            source, manifest, models_dir, id_column, store_keys, master, scratch, runtime
-        )
-    except (Py4JError, PySparkException) as exc:
-        raise BatchError(f"the Spark job failed: {_cause(exc)}") from None
-
-
-def _cause(exc: BaseException) -> str:
-    """The most telling line of a Spark failure: the executor's Python error, else the first."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    for line in reversed(lines):
-        if _ERROR_LINE.match(line):
-            return line
-    return lines[0] if lines else type(exc).__name__
-
-
-def _scored_chunks(
-    source: Source,
-    manifest: Manifest,
-    models_dir: Path,
-    id_column: str | None,
-    store_keys: bool,
-    master: str | None,
-    scratch: Path,
-    runtime: str,
-) -> Iterator[Scored]:
     from pyspark.sql import SparkSession
 
     # The executors' interpreter: the driver's pyspark sends PYSPARK_PYTHON with every
