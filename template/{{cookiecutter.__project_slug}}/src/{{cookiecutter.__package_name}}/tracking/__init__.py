@@ -22,6 +22,15 @@ from collections.abc import Mapping
 TRACKING_URI_VARIABLE = "MLFLOW_TRACKING_URI"
 SERVING_ALIAS = "serving"
 """The registered model's alias that names the version a server would serve."""
+QUICK_FAILURE = {
+    # MLflow's client retries a failed request 7 times with a doubling backoff (minutes);
+    # a tracker that is away must not hold training up. Set in the environment to override.
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # the command prints its own line
+}
+"""Set in the environment by the tracker unless already set there."""
 
 
 class TrackingError(Exception):

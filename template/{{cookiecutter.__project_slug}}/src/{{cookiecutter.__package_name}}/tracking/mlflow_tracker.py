@@ -27,7 +27,7 @@ from mlflow.entities import Metric, Param, Run, RunTag
 from ..model import registry
 from ..model.manifest import Manifest
 from ..model.predictor import Predictor
-from . import SERVING_ALIAS, TrackingError
+from . import QUICK_FAILURE, SERVING_ALIAS, TrackingError
 
 NAME_TAG = "mlprod.model_name"
 VERSION_TAG = "mlprod.model_version"
@@ -40,15 +40,6 @@ ARTIFACT_DIR = "model"
 """Where a run keeps the manifest and the artifacts; the registered version's source."""
 BATCH = 100
 """Parameters (and tags) per request: MLflow's limit for one ``log_batch``."""
-
-QUICK_FAILURE = {
-    # MLflow's client retries a failed request 7 times with a doubling backoff (minutes);
-    # a tracker that is away must not hold training up. Set in the environment to override.
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "30",
-    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT": "true",  # the command prints its own line
-}
 
 
 @dataclass(frozen=True)
