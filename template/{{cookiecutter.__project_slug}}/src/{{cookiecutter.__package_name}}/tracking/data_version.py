@@ -37,11 +37,11 @@ def find_dvc_file(data_path: Path) -> Path | None:
     if root is None:
         return None
     for candidate in (path, *path.parents):
+        if candidate == root:
+            return None
         dvc_file = candidate.with_name(candidate.name + ".dvc")
         if dvc_file.is_file():
             return dvc_file
-        if candidate == root:
-            break
     return None
 
 
