@@ -48,9 +48,11 @@ def project(tmp_path_factory: pytest.TempPathFactory, combination: dict[str, str
 
 @pytest.fixture(scope="module")
 def bin_dir(project: Path, combination: dict[str, str]) -> Path:
-    # Spark and Redis (pyspark is ~400 MB; a cluster takes tens of seconds to start) are
-    # exercised whatever the model, so for the default combination only, like `serving`.
-    extras = ("api", "dev", "spark", "store") if combination == DEFAULT else ("api", "dev")
+    # Spark and Redis (pyspark is ~400 MB; a cluster takes tens of seconds to start), MLflow
+    # (its server: ~200 MB, tens of seconds to start) and DVC are exercised whatever the
+    # model, so for the default combination only, like `serving`.
+    everything = ("api", "dev", "spark", "store", "tracking", "tracking-server", "dvc")
+    extras = everything if combination == DEFAULT else ("api", "dev")
     return environment.create(project, extras=extras).parent
 
 
@@ -120,8 +122,10 @@ def test_generated_project_passes_its_own_tests(
     # The serving layer's own tests (resilience, edges, fuzz: marked `serving`) do not
     # depend on the model, so they run in full for the default combination only; every
     # other one runs the rest, real-uWSGI tests of test_server.py included (CI's budget).
-    # So do the batch engines' tests against a real Spark cluster and redis-server.
-    only = [] if combination == DEFAULT else ["-m", "not serving and not spark and not store"]
+    # So do the batch engines' tests against a real Spark cluster and redis-server, and the
+    # tracking tests against a real MLflow server and DVC repository.
+    others = "not serving and not spark and not store and not tracking and not dvc"
+    only = [] if combination == DEFAULT else ["-m", others]
     result = run(
         [bin_dir / "pytest", "-q", "-p", "no:cacheprovider", "--ignore=tests/test_container.py",
          *only],

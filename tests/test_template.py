@@ -105,6 +105,10 @@ EXPECTED_FILES = sorted(
         "src/PACKAGE/store/__init__.py",
         "src/PACKAGE/store/keys.py",
         "src/PACKAGE/store/redis_store.py",
+        "src/PACKAGE/tracking/__init__.py",
+        "src/PACKAGE/tracking/data_version.py",
+        "src/PACKAGE/tracking/mlflow_tracker.py",
+        "src/PACKAGE/tracking/runs.py",
         "tests/conftest.py",
         "tests/contract.py",
         "tests/servers.py",
@@ -117,6 +121,7 @@ EXPECTED_FILES = sorted(
         "tests/test_compiled.py",
         "tests/test_compiled_serving.py",
         "tests/test_container.py",
+        "tests/test_dvc.py",
         "tests/test_edges.py",
         "tests/test_fuzz.py",
         "tests/test_integrity.py",
@@ -136,6 +141,8 @@ EXPECTED_FILES = sorted(
         "tests/test_spark.py",
         "tests/test_store.py",
         "tests/test_thresholds.py",
+        "tests/test_tracking.py",
+        "tests/test_tracking_server.py",
         "tests/test_train.py",
         "tox.ini",
         "uwsgi.ini",
@@ -450,7 +457,7 @@ def test_mypy_is_strict_over_src_and_run_by_tox_and_the_dev_extra(project: Path)
     ignored = {module for override in mypy["overrides"] for module in override["module"]}
     untyped = {"sklearn.*", "skops.*", "pyarrow.*", "onnx.*", "onnxruntime.*", "skl2onnx.*"}
     untyped |= {"onnxmltools.*", "py4j.*"}
-    optional = {"xgboost.*", "lightgbm.*", "pyspark.*", "redis.*"}  # a framework's, an extra's
+    optional = {"xgboost.*", "lightgbm.*", "pyspark.*", "redis.*", "mlflow.*", "dvc.*"}
     assert ignored == untyped | optional, "only libraries without types, or not always there"
     dev = {Requirement(dep).name for dep in pyproject["project"]["optional-dependencies"]["dev"]}
     assert {"mypy", "pandas-stubs", "types-gevent", "types-uwsgi", "pre-commit"} <= dev

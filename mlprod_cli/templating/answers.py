@@ -64,6 +64,7 @@ DEPENDENCY_IMPORTS: dict[str, tuple[str, ...]] = {
     "onnxmltools": ("onnxmltools",),
     "torch": ("torch",),
     "mlflow": ("mlflow",),
+    "mlflow-skinny": ("mlflow",),
     "dvc": ("dvc",),
     "redis": ("redis",),
     "pyspark": ("pyspark",),

@@ -34,6 +34,8 @@ from .model.train import (
     train,
 )
 from .settings import Settings, SettingsError
+from .tracking import TrackingError, require_client, tracking_uri
+from .tracking.data_version import DataVersionError
 
 PROG = "{{ cookiecutter.__project_slug }}"
 RELOAD_TRIGGER = Path("models") / ".reload"
@@ -42,10 +44,12 @@ RELOAD_TRIGGER = Path("models") / ".reload"
 _USER_ERRORS = (
     BatchError,
     DatasetError,
+    DataVersionError,
     ProjectConfigError,
     RegistryError,
     SettingsError,
     ThresholdsError,
+    TrackingError,
 )
 
 
@@ -79,7 +83,12 @@ def _train(args: argparse.Namespace) -> int:
         print(f"  {'thresholds':<10} {_met(project.thresholds)}")
         return 0
     models_dir = _models_dir(args, project)
-    manifest = train(project, models_dir, data=data, seed=args.seed)
+    uri = tracking_uri(args.tracking_uri)
+    if uri:
+        require_client(uri)
+    manifest = train(
+        project, models_dir, data=data, seed=args.seed, allow_dirty_data=args.allow_dirty_data
+    )
     print(f"Trained {manifest.name} {manifest.version} on {shown}")
     _print_metrics(manifest.metrics)
     print(f"  {'thresholds':<10} {_met(project.thresholds)}")
@@ -94,7 +103,17 @@ def _train(args: argparse.Namespace) -> int:
     else:
         print(f"  {'compiled':<10} none: {manifest.not_compiled}")
     print(f"  {'manifest':<10} {manifest_path(models_dir, manifest.name, manifest.version)}")
+    if uri:
+        from .tracking.runs import after_training
+
+        served, _ = _would_serve(models_dir, manifest.name)
+        _tracked(*after_training(models_dir, manifest, uri, served))
     return 0
+
+
+def _tracked(ok: bool, line: str) -> None:
+    """The tracker's line: with the output when it worked, on stderr when it failed."""
+    print(line, file=sys.stdout if ok else sys.stderr)
 
 
 def _print_metrics(metrics: dict[str, float]) -> None:
@@ -233,6 +252,10 @@ def _serve_version(args: argparse.Namespace) -> int:
     print(f"Serving {loaded.manifest.name} {loaded.manifest.version}")
     print(f"  {'recorded':<10} {choice_file} (overrides MODEL_VERSION)")
     print(f"  {'reload':<10} touched {trigger}: uWSGI replaces its workers one at a time")
+    if uri := tracking_uri():
+        from .tracking.runs import after_switch
+
+        _tracked(*after_switch(project.model_name, version, uri))
     return 0
 
 
@@ -263,6 +286,47 @@ def _restore_choice(path: Path, previous: str | None) -> None:
         path.unlink(missing_ok=True)
     else:
         path.write_text(previous, encoding="utf-8")
+
+
+# runs ------------------------------------------------------------------------------------
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from .tracking import runs
+
+    project = find_project_config()
+    models_dir = _models_dir(args, project)
+    name = project.model_name
+    uri = tracking_uri(args.tracking_uri)
+    if args.action == "sync":
+        if uri is None:
+            raise TrackingError(
+                "runs sync needs a tracker: set MLFLOW_TRACKING_URI or pass --tracking-uri"
+            )
+        served, _ = _would_serve(models_dir, name)
+        print("\n".join(runs.sync(models_dir, name, uri, served)))
+        return 0
+    listing = runs.list_runs(models_dir, name, uri, args.limit)
+    if not listing.rows:
+        print(f"No runs of {name} in {listing.source}: train one with `{PROG} train`")
+    else:
+        metrics = list(dict.fromkeys(key for row in listing.rows for key in row.metrics))
+        table = [["VERSION", "TRAINED (UTC)", *(m.upper() for m in metrics), "RUN"]]
+        for row in listing.rows:
+            values = (row.metrics.get(m) for m in metrics)
+            table.append(
+                [
+                    row.version,
+                    row.started.strftime("%Y-%m-%d %H:%M:%S"),
+                    *("-" if value is None else f"{value:.4f}" for value in values),
+                    row.run_id or "-",
+                ]
+            )
+        _print_table(table)
+        print(f"from {listing.source}")
+    if listing.missing:
+        print(f"not in the tracker: {', '.join(listing.missing)}; run `{PROG} runs sync`")
+    return 0
 
 
 # predict-batch ---------------------------------------------------------------------------
@@ -371,6 +435,17 @@ def _parser() -> argparse.ArgumentParser:
     train_parser.add_argument(
         "--seed", type=int, default=DEFAULT_SEED, help="random seed (default: %(default)s)"
     )
+    train_parser.add_argument(
+        "--tracking-uri",
+        metavar="URI",
+        help="also log the run to this MLflow tracker (default: MLFLOW_TRACKING_URI; "
+        "needs the tracking extra)",
+    )
+    train_parser.add_argument(
+        "--allow-dirty-data",
+        action="store_true",
+        help="train on data under DVC that differs from its .dvc file (no DVC hash recorded)",
+    )
     train_parser.set_defaults(command=_train)
 
     models_parser = commands.add_parser(
@@ -394,6 +469,24 @@ def _parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("version", metavar="VERSION", help="an exact version, e.g. 0.1.0")
     serve_parser.add_argument("--models-dir", type=Path, help=models_dir_help)
     serve_parser.set_defaults(command=_serve_version)
+
+    runs_parser = commands.add_parser(
+        "runs",
+        help="list recent runs with their metrics, or sync them to the tracker",
+        description="List the model's recent runs, newest first, with their metrics: from "
+        "the MLflow tracker when MLFLOW_TRACKING_URI (or --tracking-uri) is set, else from "
+        "the manifests in the models directory. `runs sync` logs every registered version "
+        "the tracker misses and points its serving alias at the version a server would serve.",
+    )
+    runs_parser.add_argument(
+        "action", nargs="?", choices=["sync"], help="sync: log what the tracker missed"
+    )
+    runs_parser.add_argument("--tracking-uri", metavar="URI", help="the MLflow tracker")
+    runs_parser.add_argument(
+        "--limit", type=int, default=20, help="runs to list (default: %(default)s)"
+    )
+    runs_parser.add_argument("--models-dir", type=Path, help=models_dir_help)
+    runs_parser.set_defaults(command=_runs)
 
     batch_parser = commands.add_parser(
         "predict-batch",

@@ -29,6 +29,8 @@ class TrainingData:
     file: str
     sha256: str
     rows: int
+    dvc_md5: str | None = None
+    """The hash DVC tracks the file by, when it is under DVC (see `tracking.data_version`)."""
 
 
 @dataclass(frozen=True)

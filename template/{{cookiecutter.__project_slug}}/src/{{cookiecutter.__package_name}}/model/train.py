@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.model_selection import train_test_split
 
+from ..tracking.data_version import checked_md5
 from . import estimator, registry
 from .compiled import compile_model
 from .config import DataConfig, ProjectConfig, ProjectConfigError, find_project_config
@@ -131,6 +132,7 @@ def train(
     version: str | None = None,
     data: DataConfig | None = None,
     seed: int = DEFAULT_SEED,
+    allow_dirty_data: bool = False,
 ) -> registry.Manifest:
     """Train a new model version on the project's data and register it in ``models_dir``.
 
@@ -139,10 +141,12 @@ def train(
     so the version stays free for a better model; those it meets are recorded. The
     model is compiled to ONNX too; when that fails or its gate does not hold, the version
     is registered with its native artifact alone and the manifest's ``not_compiled`` says
-    why (training never fails for it).
+    why (training never fails for it). Data under DVC must match its ``.dvc`` file unless
+    ``allow_dirty_data``; its DVC hash is recorded (`tracking.data_version`).
     """
     name, version = project.model_name, version or project.model_version
     registry.ensure_new_version(models_dir, name, version, Predictor)
+    dvc_md5 = checked_md5(data_config(project, data).path, allow_dirty=allow_dirty_data)
     result = evaluate(project, data=data, seed=seed)
     gate = project.thresholds
     if result.violations:
@@ -166,7 +170,10 @@ def train(
         name=name,
         version=version,
         data=registry.TrainingData(
-            file=result.data_path.name, sha256=registry.sha256_file(result.data_path), rows=len(y)
+            file=result.data_path.name,
+            sha256=registry.sha256_file(result.data_path),
+            rows=len(y),
+            dvc_md5=dvc_md5,
         ),
         split=result.split,
         metrics=result.metrics,
