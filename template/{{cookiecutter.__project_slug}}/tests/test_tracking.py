@@ -123,6 +123,14 @@ def test_runs_sync_without_a_tracker_is_refused_in_one_line(
     )
 
 
+def test_runs_refuses_a_limit_below_one(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "runs", "--limit", "0") == (
+        1,
+        "",
+        "error: --limit must be a positive number of runs, got 0\n",
+    )
+
+
 def test_a_tracker_without_mlflow_installed_is_refused_before_training(
     workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -298,6 +298,8 @@ def _runs(args: argparse.Namespace) -> int:
     models_dir = _models_dir(args, project)
     name = project.model_name
     uri = tracking_uri(args.tracking_uri)
+    if args.limit < 1:
+        raise TrackingError(f"--limit must be a positive number of runs, got {args.limit}")
     if args.action == "sync":
         if uri is None:
             raise TrackingError(
