@@ -70,7 +70,8 @@ def main() -> None:
 
 
 def _project(output: Path, framework: str, task: str | None) -> Path:
-    answers = ["--set", f"framework={framework}"]
+    # a name per framework, so that the two images have tags of their own
+    answers = ["--set", f"framework={framework}", "--set", f"project_name=Iris {framework}"]
     if task:
         answers += ["--set", f"task={task}"]
     command = [MLPROD, "new", "--no-input", "--no-git", "-o", output, *answers]
@@ -134,22 +135,12 @@ def _images(projects: dict[str, Path]) -> None:
         )
         seconds = time.perf_counter() - started
         image = next(row for row in json.loads(result.stdout)["made"] if row["kind"] == "image")
+        # By its output: podman's Docker API here loses the container's exit status.
+        command = ["docker", "run", "--rm", "--entrypoint", "python", image["path"]]
         torch = subprocess.run(
-            [
-                "docker",
-                "run",
-                "--rm",
-                "--entrypoint",
-                "python",
-                image["path"],
-                "-c",
-                "import torch",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
+            [*command, "-c", "import torch"], capture_output=True, text=True, check=False
         )
-        has_torch = "yes" if torch.returncode == 0 else "no"
+        has_torch = "no" if "No module named 'torch'" in torch.stderr + torch.stdout else "yes"
         print(
             f"  {framework:<8} {image['path']}: {image['size'] / 1e6:,.1f} MB, "
             f"built in {seconds:.0f} s, torch inside: {has_torch}"

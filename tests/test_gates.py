@@ -29,6 +29,13 @@ SLUG = "credit-risk-scorer"
 MATRIX = option_matrix(bundled_template().choices())
 DEFAULT = {key: values[0] for key, values in bundled_template().choices().items()}
 """The combination `--no-input` gives: the only one whose serving-layer tests run in full."""
+PYTORCH_MODEL_ONLY = {"framework": "pytorch", "task": "regression"}
+MODEL_TESTS = ["tests/test_network.py", "tests/test_model.py", "tests/test_compiled.py"]
+"""A pytorch project's tests that depend on its model, all that the regression project runs:
+the rest of its suite (API, registry, batch, commands) runs unchanged in the pytorch
+classifier's project and in every other combination's, and each pytorch project pays
+torch's imports and a network's training in every test that trains (CI's budget). So do
+`mlprod benchmark`, `loadtest` and `package`, which treat every project alike."""
 
 
 @pytest.fixture(
@@ -128,6 +135,8 @@ def test_generated_project_passes_its_own_tests(
     # other one runs the rest, real-uWSGI tests of test_server.py included (CI's budget).
     # So do the batch engines' tests against a real Spark cluster and redis-server.
     only = [] if combination == DEFAULT else ["-m", "not serving and not spark and not store"]
+    if combination == PYTORCH_MODEL_ONLY:
+        only += MODEL_TESTS
     result = run(
         [bin_dir / "pytest", "-q", "-p", "no:cacheprovider", "--ignore=tests/test_container.py",
          *only],
@@ -211,6 +220,8 @@ def test_mlprod_benchmark_loadtest_and_package_work_on_it(
 ) -> None:
     """The lifecycle commands read the manifest and the data as plain files, whatever the
     task and framework: each works on this combination's project as on the example."""
+    if combination == PYTORCH_MODEL_ONLY:
+        pytest.skip("the pytorch classifier's project runs them (CI's budget: see MODEL_TESTS)")
     mlprod = Path(sys.executable).with_name("mlprod")
     data = "diabetes.csv" if combination["task"] == "regression" else "iris.csv"
     commands = {

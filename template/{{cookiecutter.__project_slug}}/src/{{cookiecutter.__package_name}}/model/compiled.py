@@ -2,8 +2,10 @@
 
 At registration `compile_model` converts the whole fitted pipeline (imputers, encoders,
 scalers and the estimator) with skl2onnx; XGBoost and LightGBM estimators through the
-converters onnxmltools registers with it. Classifiers give plain label and probability
-tensors (no ZipMap). The result is kept only if it passes the equivalence gate
+converters onnxmltools registers with it. A neural network exports itself (its
+``to_onnx``: torch's exporter for the PyTorch MLP), joined to the preprocessing skl2onnx
+converts (`_convert_network`). Classifiers give plain label and probability tensors (no
+ZipMap). The result is kept only if it passes the equivalence gate
 (`gate`): on every held-out row, the schema's example and edge cases made from the
 schema, labels equal exactly and probabilities or predicted values within `TOLERANCE`.
 Float32 is tried first (ONNX Runtime has no double-precision imputer); float64 when
