@@ -72,7 +72,7 @@ run notebook "notebook-env/bin/python notebook.py"
 # 2. The project.
 run new "mlprod new --no-input --set project_name='Tumour Classifier' --set task=classification --set framework=sklearn"
 cd "$PROJECT"
-run install "python3 -m venv .venv && .venv/bin/pip install --quiet -e '.[api,dev]'"
+run install "python3 -m venv .venv && .venv/bin/pip install --quiet -e '.[api,dev,train]'"
 
 # 3. The notebook's data and model brought in: the CSV, [tool.mlprod.data] and the params.
 run bring-data "mv ../breast_cancer.csv data/ && git rm --quiet data/iris.csv"

@@ -29,6 +29,13 @@ SLUG = "credit-risk-scorer"
 MATRIX = option_matrix(bundled_template().choices())
 DEFAULT = {key: values[0] for key, values in bundled_template().choices().items()}
 """The combination `--no-input` gives: the only one whose serving-layer tests run in full."""
+PYTORCH_MODEL_ONLY = {"framework": "pytorch", "task": "regression"}
+MODEL_TESTS = ["tests/test_network.py", "tests/test_model.py", "tests/test_compiled.py"]
+"""A pytorch project's tests that depend on its model, all that the regression project runs:
+the rest of its suite (API, registry, batch, commands) runs unchanged in the pytorch
+classifier's project and in every other combination's, and each pytorch project pays
+torch's imports and a network's training in every test that trains (CI's budget). So do
+`mlprod benchmark`, `loadtest` and `package`, which treat every project alike."""
 
 
 @pytest.fixture(
@@ -50,9 +57,11 @@ def project(tmp_path_factory: pytest.TempPathFactory, combination: dict[str, str
 def bin_dir(project: Path, combination: dict[str, str]) -> Path:
     # Spark and Redis (pyspark is ~400 MB; a cluster takes tens of seconds to start), MLflow
     # (its server: ~200 MB, tens of seconds to start) and DVC are exercised whatever the
-    # model, so for the default combination only, like `serving`.
-    everything = ("api", "dev", "spark", "store", "tracking", "tracking-server", "dvc")
-    extras = everything if combination == DEFAULT else ("api", "dev")
+    # model, so for the default combination only, like `serving`. `train` is what training
+    # needs beyond serving: torch for a pytorch project (from uv's cache after the first
+    # install), nothing for the others.
+    everything = ("api", "dev", "train", "spark", "store", "tracking", "tracking-server", "dvc")
+    extras = everything if combination == DEFAULT else ("api", "dev", "train")
     return environment.create(project, extras=extras).parent
 
 
@@ -126,6 +135,8 @@ def test_generated_project_passes_its_own_tests(
     # tracking tests against a real MLflow server and DVC repository.
     others = "not serving and not spark and not store and not tracking and not dvc"
     only = [] if combination == DEFAULT else ["-m", others]
+    if combination == PYTORCH_MODEL_ONLY:
+        only += MODEL_TESTS
     result = run(
         [bin_dir / "pytest", "-q", "-p", "no:cacheprovider", "--ignore=tests/test_container.py",
          *only],
@@ -209,6 +220,8 @@ def test_mlprod_benchmark_loadtest_and_package_work_on_it(
 ) -> None:
     """The lifecycle commands read the manifest and the data as plain files, whatever the
     task and framework: each works on this combination's project as on the example."""
+    if combination == PYTORCH_MODEL_ONLY:
+        pytest.skip("the pytorch classifier's project runs them (CI's budget: see MODEL_TESTS)")
     mlprod = Path(sys.executable).with_name("mlprod")
     data = "diabetes.csv" if combination["task"] == "regression" else "iris.csv"
     commands = {
@@ -227,3 +240,41 @@ def test_mlprod_benchmark_loadtest_and_package_work_on_it(
     assert loadtest["results"]["requests"] > 0
     assert loadtest["results"]["errors"] == {}
     assert (project / "dist" / "models" / f"{SLUG}-0.1.0.tar.gz").is_file()
+
+
+@pytest.fixture(scope="module")
+def serving_bin_dir(
+    project: Path, combination: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """What the image installs: the project with its `api` extra only (no `train`, no `dev`),
+    in an environment of its own beside the project."""
+    if combination["framework"] != "pytorch":
+        pytest.skip("only a pytorch project trains with a library its service must not need")
+    venv = tmp_path_factory.mktemp("serving") / "venv"
+    return environment.create(project, extras=("api",), venv=venv).parent
+
+
+def test_a_pytorch_model_is_served_without_torch(
+    project: Path, serving_bin_dir: Path, trained: Path, served: str
+) -> None:
+    """Trained with torch, served by uWSGI with two workers from an environment that has no
+    torch: same answers as the training environment's server, from the ONNX model."""
+    python = serving_bin_dir / "python"
+    missing = run([python, "-c", "import torch"], project)
+    assert missing.returncode != 0 and "No module named 'torch'" in missing.stderr
+    manifest = server.request("GET", f"{served}/v1/model").body
+    assert manifest["framework"] == "torch"
+    rows = [dict(manifest["input_schema"]["example"])]
+    for feature in manifest["input_schema"]["features"]:  # each number moved, one at a time
+        if feature["type"] == "number":
+            rows.append({**rows[0], feature["name"]: (rows[0][feature["name"]] or 0) * 1.1})
+    body: dict[str, object] = {"instances": rows}
+    if manifest["output"]["task"] == "classification":
+        body["return_probabilities"] = True
+    expected = server.request("POST", f"{served}/v1/predict", body).body
+    with server.running(project, serving_bin_dir / "uwsgi", env={"UWSGI_PROCESSES": "2"}) as lean:
+        assert server.request("GET", f"{lean}/v1/model").body["runtime"] == "onnx"
+        answer = server.request("POST", f"{lean}/v1/predict", body)
+    assert answer.status == 200, answer.body
+    assert answer.body["predictions"] == expected["predictions"]
+    assert answer.body.get("probabilities") == expected.get("probabilities")

@@ -33,6 +33,8 @@ DATA_FILES = {"classification": "data/iris.csv", "regression": "data/diabetes.cs
 """The example data set each task ships with (written from scikit-learn's, not downloaded)."""
 MATRIX = option_matrix(bundled_template().choices())
 MATRIX_IDS = ["-".join(f"{key}={value}" for key, value in combo.items()) for combo in MATRIX]
+FRAMEWORK_FILES = {"pytorch": ["src/PACKAGE/model/network.py", "tests/test_network.py"]}
+"""Files only a framework's projects have (its `_variants/framework-<name>/`)."""
 NAMES = {3: "Fox", 12: "Churn Scorer", 24: "Customer Lifetime Values"}
 NAMES[40] = "Quarterly Revenue Forecast For Retail Co"
 """Project names by length: the generated code's layout must not depend on the name."""
@@ -196,7 +198,9 @@ def test_generates_exactly_the_expected_files(bake: Bake, combination: dict[str,
     project = Path(result.project_path)
     generated = [name.replace("credit_risk_scorer", "PACKAGE") for name in files(project)]
     data = DATA_FILES[combination["task"]]
-    assert generated == sorted(data if name == "DATA" else name for name in EXPECTED_FILES)
+    extra = FRAMEWORK_FILES.get(combination["framework"], [])
+    expected = [data if name == "DATA" else name for name in EXPECTED_FILES]
+    assert generated == sorted(expected + extra)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["mlprod"]
     assert (pyproject["task"], pyproject["framework"]) == (
         combination["task"],
@@ -315,8 +319,13 @@ FRAMEWORK_REQUIREMENTS = {
     "sklearn": {"scikit-learn"},
     "xgboost": {"scikit-learn", "xgboost-cpu", "xgboost"},
     "lightgbm": {"scikit-learn", "lightgbm"},
+    "pytorch": {"scikit-learn"},
 }
 """The distributions a framework's project must depend on (and no other framework's)."""
+TRAIN_REQUIREMENTS = {"pytorch": {"torch", "onnxscript"}}
+"""What a framework's training needs beyond serving: its `train` extra, never a dependency."""
+FRAMEWORK_IMPORTS = {"pytorch": "torch"}
+"""A framework's import name, where it is not the framework's own name."""
 
 
 @pytest.mark.parametrize("combination", MATRIX, ids=MATRIX_IDS)
@@ -326,20 +335,28 @@ def test_the_estimator_and_dependencies_are_the_chosen_frameworks(
     result = bake(**combination)
     assert result.exit_code == 0, result.exception
     project = Path(result.project_path)
-    estimator = next(project.glob("src/*/model/estimator.py")).read_text()
+    framework = combination["framework"]
+    # the model's code: the estimator, and a network's own module (the only one importing torch)
+    model = next(project.glob("src/*/model"))
+    code = "".join(
+        path.read_text() for path in (model / "estimator.py", model / "network.py") if path.exists()
+    )
     imports = {
         line.split()[1].partition(".")[0]
-        for line in estimator.splitlines()
+        for line in code.splitlines()
         if line.startswith(("import ", "from ")) and not line.startswith("from __future__")
     }
     # scikit-learn's base classes are every estimator's; no other framework is imported
-    others = set(FRAMEWORK_REQUIREMENTS) - {combination["framework"], "sklearn"}
-    assert combination["framework"] in imports
+    import_names = {FRAMEWORK_IMPORTS.get(name, name) for name in FRAMEWORK_REQUIREMENTS}
+    others = import_names - {FRAMEWORK_IMPORTS.get(framework, framework), "sklearn"}
+    assert FRAMEWORK_IMPORTS.get(framework, framework) in imports
     assert not imports & others
-    declared = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
-    names = {Requirement(requirement).name.lower() for requirement in declared}
-    frameworks = set().union(*FRAMEWORK_REQUIREMENTS.values())
-    assert names & frameworks == FRAMEWORK_REQUIREMENTS[combination["framework"]]
+    metadata = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    names = {Requirement(requirement).name.lower() for requirement in metadata["dependencies"]}
+    frameworks = set().union(*FRAMEWORK_REQUIREMENTS.values(), *TRAIN_REQUIREMENTS.values())
+    assert names & frameworks == FRAMEWORK_REQUIREMENTS[framework]
+    train = {Requirement(item).name.lower() for item in metadata["optional-dependencies"]["train"]}
+    assert train == TRAIN_REQUIREMENTS.get(framework, set())
 
 
 def test_pyproject_quotes_answers_safely(bake: Bake) -> None:
@@ -447,7 +464,7 @@ def test_ci_workflow_lints_type_checks_trains_and_tests(project: Path) -> None:
     ):
         assert command in steps
     lint = " ".join(str(step.get("run", "")) for step in workflow["jobs"]["lint"]["steps"])
-    assert "-e '.[api,dev]'" in lint, "mypy checks against the installed dependencies"
+    assert "-e '.[api,dev,train]'" in lint, "mypy checks against the installed dependencies"
 
 
 def test_mypy_is_strict_over_src_and_run_by_tox_and_the_dev_extra(project: Path) -> None:

@@ -84,7 +84,7 @@ def new(
     typer.echo("")
     typer.echo("Next steps:")
     typer.echo(f"  cd {shlex.quote(console.shown(project.path))}")
-    typer.echo("  python3 -m venv .venv && .venv/bin/pip install -e '.[api,dev]'")
+    typer.echo("  python3 -m venv .venv && .venv/bin/pip install -e '.[api,dev,train]'")
     typer.echo(f"  .venv/bin/{project.slug} train && .venv/bin/uwsgi --ini uwsgi.ini")
 
 

@@ -63,6 +63,7 @@ DEPENDENCY_IMPORTS: dict[str, tuple[str, ...]] = {
     "skl2onnx": ("skl2onnx",),
     "onnxmltools": ("onnxmltools",),
     "torch": ("torch",),
+    "onnxscript": ("onnxscript", "onnx_ir"),
     "mlflow": ("mlflow",),
     "mlflow-skinny": ("mlflow",),
     "dvc": ("dvc",),

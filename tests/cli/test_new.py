@@ -43,7 +43,7 @@ def test_no_input_makes_the_project_named_after_the_project_name(
         "\n"
         "Next steps:\n"
         "  cd out/credit-risk-scorer\n"
-        "  python3 -m venv .venv && .venv/bin/pip install -e '.[api,dev]'\n"
+        "  python3 -m venv .venv && .venv/bin/pip install -e '.[api,dev,train]'\n"
         "  .venv/bin/credit-risk-scorer train && .venv/bin/uwsgi --ini uwsgi.ini\n"
     )
     assert result.stderr == ""
@@ -247,7 +247,7 @@ def test_config_file_in_cookiecutter_default_context_form(
         (
             ["--set", "framework=torch"],
             "mlprod: framework 'torch' is not supported; "
-            "choose one of: sklearn, xgboost, lightgbm\n",
+            "choose one of: sklearn, xgboost, lightgbm, pytorch\n",
         ),
         (
             ["--set", "colour=blue"],

@@ -78,11 +78,12 @@ def test_probabilities_are_one_row_per_instance_summing_to_one(
 
 
 def test_the_framework_is_what_was_trained(predictor: Predictor, project: ProjectConfig) -> None:
-    # [tool.mlprod] framework is the import name; the manifest names its distribution
-    # (scikit-learn, xgboost-cpu, lightgbm...), the one that provides that import.
+    # [tool.mlprod] framework is the import name (pytorch's is torch); the manifest names
+    # its distribution (scikit-learn, xgboost-cpu, lightgbm, torch...), the one providing it.
     with (project.root / "pyproject.toml").open("rb") as file:
         framework = tomllib.load(file)["tool"]["mlprod"]["framework"]
-    assert predictor.framework in metadata.packages_distributions()[framework]
+    imported = {"pytorch": "torch"}.get(framework, framework)
+    assert predictor.framework in metadata.packages_distributions()[imported]
 
 
 def test_load_refuses_a_file_that_is_not_a_skops_file(tmp_path: Path) -> None:

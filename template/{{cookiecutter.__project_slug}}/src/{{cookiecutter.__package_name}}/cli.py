@@ -17,6 +17,7 @@ import semver
 
 from .batch import ENGINES
 from .batch.source import BatchError
+from .logging import training_progress
 from .model import registry, selection
 from .model.errors import RegistryError
 from .model.manifest import Manifest, read_manifest
@@ -74,7 +75,8 @@ def _train(args: argparse.Namespace) -> int:
         data = dataclasses.replace(data, path=args.data.resolve())
     shown = _shortest(data.path)
     if args.dry_run:
-        result = evaluate(project, data=data, seed=args.seed)
+        with training_progress(sys.stderr):
+            result = evaluate(project, data=data, seed=args.seed)
         print(f"Evaluated {project.model_name} on {shown} (dry run: nothing registered)")
         _print_metrics(result.metrics)
         if result.violations:
@@ -86,9 +88,10 @@ def _train(args: argparse.Namespace) -> int:
     uri = tracking_uri(args.tracking_uri)
     if uri:
         require_client(uri)
-    manifest = train(
-        project, models_dir, data=data, seed=args.seed, allow_dirty_data=args.allow_dirty_data
-    )
+    with training_progress(sys.stderr):  # a network's epochs (see logging.py)
+        manifest = train(
+            project, models_dir, data=data, seed=args.seed, allow_dirty_data=args.allow_dirty_data
+        )
     print(f"Trained {manifest.name} {manifest.version} on {shown}")
     _print_metrics(manifest.metrics)
     print(f"  {'thresholds':<10} {_met(project.thresholds)}")

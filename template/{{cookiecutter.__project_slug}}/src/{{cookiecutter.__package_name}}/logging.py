@@ -6,12 +6,14 @@ line (`api.middleware.RequestLog`) is written with those same fields, more cheap
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TextIO
 
 # Attributes every LogRecord has; anything else on a record came from ``extra=``.
 _STANDARD_ATTRIBUTES = frozenset(
@@ -70,3 +72,53 @@ def configure_logging(level: str) -> None:
         handler = _JsonHandler(sys.stdout)
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
+
+
+PROGRESS_LOGGER = f"{__name__.rpartition('.')[0]}.progress"
+"""Where training writes its progress (a network's epochs), one record per step."""
+
+
+class _ProgressLine(logging.Handler):
+    """A progress record as one line rewritten in place: for a person at a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = {
+            key: value for key, value in vars(record).items() if key not in _STANDARD_ATTRIBUTES
+        }
+        step = f"{record.getMessage()} {fields.pop('epoch', '')}/{fields.pop('max_epochs', '?')}"
+        shown = "  ".join(f"{key} {value:.4g}" for key, value in fields.items())
+        self.stream.write(f"\r\033[K{step}  {shown}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\r\033[K")
+        self.stream.flush()
+        super().close()
+
+
+@contextlib.contextmanager
+def training_progress(stream: TextIO) -> Iterator[None]:
+    """Show training's progress on ``stream`` while the block runs: a line rewritten in
+    place when it is a terminal, JSON lines (as `JsonFormatter` writes) otherwise."""
+    logger = logging.getLogger(PROGRESS_LOGGER)
+    handler: logging.Handler
+    if stream.isatty():
+        handler = _ProgressLine(stream)
+    else:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(JsonFormatter())
+    level, propagate = logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+        handler.close()

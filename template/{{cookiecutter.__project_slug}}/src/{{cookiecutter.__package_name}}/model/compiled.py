@@ -2,8 +2,10 @@
 
 At registration `compile_model` converts the whole fitted pipeline (imputers, encoders,
 scalers and the estimator) with skl2onnx; XGBoost and LightGBM estimators through the
-converters onnxmltools registers with it. Classifiers give plain label and probability
-tensors (no ZipMap). The result is kept only if it passes the equivalence gate
+converters onnxmltools registers with it. A neural network exports itself (its
+``to_onnx``: torch's exporter for the PyTorch MLP), joined to the preprocessing skl2onnx
+converts (`_convert_network`). Classifiers give plain label and probability tensors (no
+ZipMap). The result is kept only if it passes the equivalence gate
 (`gate`): on every held-out row, the schema's example and edge cases made from the
 schema, labels equal exactly and probabilities or predicted values within `TOLERANCE`.
 Float32 is tried first (ONNX Runtime has no double-precision imputer); float64 when
@@ -57,6 +59,8 @@ class Compilation:
     """The largest difference between a compiled and a native value the gate saw."""
     reason: str | None = None
     """One line: the step that failed and the converter's or the gate's message."""
+    opset: dict[str, int] | None = None
+    """The operator sets the ONNX file uses, by domain (``ai.onnx`` for the standard one)."""
 
 
 def compile_model(
@@ -99,6 +103,7 @@ def compile_model(
             converter=_converters(converter, pipeline),
             rows_checked=len(rows),
             max_difference=difference,
+            opset=_opsets(onnx_bytes),
         )
     return Compilation(reason="; ".join(dict.fromkeys(failures)))
 
@@ -293,28 +298,18 @@ class CompiledModel(Model):
 
 def _convert(pipeline: Any, schema: InputSchema, task: str, precision: Precision) -> bytes:
     from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import (
-        DoubleTensorType,
-        FloatTensorType,
-        StringTensorType,
-    )
 
-    _register_converters(pipeline)
-    number_type = FloatTensorType if precision == "float32" else DoubleTensorType
-    if schema.categorical:
-        inputs = [
-            (
-                f"feature_{i}",
-                StringTensorType([None, 1]) if f.type == "string" else number_type([None, 1]),
-            )
-            for i, f in enumerate(schema.features)
-        ]
+    if _is_network(pipeline.steps[-1][1]):
+        onnx_model = _convert_network(pipeline, schema, task, precision)
     else:
-        inputs = [("features", number_type([None, len(schema.features)]))]
-    options = {id(pipeline.steps[-1][1]): {"zipmap": False}} if task == "classification" else {}
-    onnx_model = convert_sklearn(
-        pipeline, initial_types=inputs, options=options, target_opset=dict(OPSETS)
-    )
+        _register_converters(pipeline)
+        options = {id(pipeline.steps[-1][1]): {"zipmap": False}} if task == "classification" else {}
+        onnx_model = convert_sklearn(
+            pipeline,
+            initial_types=_input_types(schema, precision),
+            options=options,
+            target_opset=dict(OPSETS),
+        )
     classes = getattr(pipeline, "classes_", None)
     info = {
         "precision": precision,
@@ -327,6 +322,82 @@ def _convert(pipeline: Any, schema: InputSchema, task: str, precision: Precision
     entry = onnx_model.metadata_props.add()
     entry.key, entry.value = _METADATA_KEY, json.dumps(info)
     return bytes(onnx_model.SerializeToString())
+
+
+def _input_types(schema: InputSchema, precision: Precision) -> list[tuple[str, Any]]:
+    """The ONNX inputs: the feature matrix in one tensor, or one column per feature when
+    some are strings."""
+    from skl2onnx.common.data_types import DoubleTensorType, FloatTensorType, StringTensorType
+
+    number_type = FloatTensorType if precision == "float32" else DoubleTensorType
+    if schema.categorical:
+        return [
+            (
+                f"feature_{i}",
+                StringTensorType([None, 1]) if f.type == "string" else number_type([None, 1]),
+            )
+            for i, f in enumerate(schema.features)
+        ]
+    return [("features", number_type([None, len(schema.features)]))]
+
+
+def _is_network(estimator: Any) -> bool:
+    """A neural network that exports itself (``to_onnx``, e.g. the PyTorch MLP)."""
+    return callable(getattr(estimator, "to_onnx", None))
+
+
+def _convert_network(pipeline: Any, schema: InputSchema, task: str, precision: Precision) -> Any:
+    """The preprocessing converted by skl2onnx, joined to the network exported by its own
+    framework (torch's exporter, through the estimator's ``to_onnx``) into one graph; for a
+    classifier, class numbers become the labels in the graph itself."""
+    import onnx
+    from onnx import compose, helper, numpy_helper
+    from skl2onnx import convert_sklearn
+    from sklearn.pipeline import Pipeline
+
+    if precision != "float32":
+        raise TypeError("the network computes in float32 (torch's default)")
+    final = pipeline.steps[-1][1]
+    network = onnx.load_from_string(final.to_onnx(OPSETS[""]))
+    network = compose.add_prefix(network, "network/")
+    steps = pipeline.steps[:-1]
+    if steps:
+        prepare = convert_sklearn(
+            Pipeline(steps),
+            initial_types=_input_types(schema, precision),
+            target_opset=dict(OPSETS),
+        )
+        ir_version = max(prepare.ir_version, network.ir_version)
+        prepare.ir_version = network.ir_version = ir_version
+        model = compose.merge_models(
+            prepare,
+            network,
+            io_map=[(prepare.graph.output[0].name, "network/prepared")],
+            producer_name="mlprod",
+        )
+    else:
+        model = network
+    if task == "classification":
+        index, probabilities = (output.name for output in model.graph.output)
+        labels = np.asarray(final.classes_)
+        if labels.dtype.kind in "US":
+            labels = labels.astype(object)
+        table = numpy_helper.from_array(labels, "network/labels")
+        model.graph.initializer.append(table)
+        model.graph.node.append(helper.make_node("Gather", ["network/labels", index], ["label"]))
+        label = helper.make_tensor_value_info("label", table.data_type, [None])
+        kept = [output for output in model.graph.output if output.name == probabilities]
+        del model.graph.output[:]
+        model.graph.output.extend([label, *kept])
+    onnx.checker.check_model(model)
+    return model
+
+
+def _opsets(onnx_bytes: bytes) -> dict[str, int]:
+    import onnx
+
+    imports = onnx.load_from_string(onnx_bytes).opset_import
+    return {entry.domain or "ai.onnx": entry.version for entry in imports}
 
 
 def _imputes(pipeline: Any) -> bool:
@@ -431,6 +502,12 @@ def _convert_label_wrapper(scope: Any, operator: Any, container: Any) -> None:
 def _converters(skl2onnx_version: str, pipeline: Any) -> str:
     """The converters used: skl2onnx, and onnxmltools' for an XGBoost or LightGBM step."""
     names = [skl2onnx_version]
+    final = pipeline.steps[-1][1]
+    if _is_network(final):  # the network's own exporter, e.g. torch.onnx (with onnxscript)
+        distribution = getattr(final, "framework_distribution", "torch")
+        names.append(f"{distribution} {metadata.version(distribution)} (torch.onnx)")
+        names += [f"{name} {metadata.version(name)}" for name in ("onnxscript", "onnx")]
+        return ", ".join(names)
     modules = {type(value).__module__.partition(".")[0] for value in _steps(pipeline)}
     if modules & {"xgboost", "lightgbm"}:
         names.append(f"onnxmltools {metadata.version('onnxmltools')}")

@@ -82,6 +82,10 @@ class CompiledArtifact:
     """Held-out rows, the example and the schema's edge cases, all answered alike."""
     max_difference: float
     """The largest difference of a probability or value from the native answer."""
+    format: str = "onnx"
+    opset: dict[str, int] = field(default_factory=dict)
+    """The operator sets the file uses, by domain (``ai.onnx``: the standard one);
+    empty in manifests written before it was recorded."""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CompiledArtifact:

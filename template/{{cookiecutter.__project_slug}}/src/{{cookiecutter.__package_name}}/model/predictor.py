@@ -90,6 +90,9 @@ class Predictor(Model):
                 estimator = estimator.steps[-1][1]
             else:
                 estimator = estimator.estimator_
+        distribution = getattr(estimator, "framework_distribution", None)
+        if isinstance(distribution, str):  # declared by the estimator (e.g. torch's networks)
+            return distribution
         package = type(estimator).__module__.partition(".")[0]
         if package in _DISTRIBUTIONS:
             return _DISTRIBUTIONS[package]
@@ -168,12 +171,18 @@ class Predictor(Model):
         estimator = steps[0][1] if len(steps) == 1 else Pipeline(steps)
         params = estimator.get_params(deep=True)
         return {
-            name: value
+            name: list(value) if isinstance(value, (list, tuple)) else value
             for name, value in sorted(params.items())
-            # JSON has no NaN or infinity (XGBoost's ``missing`` is NaN)
-            if isinstance(value, _JSON_SCALARS)
-            and not (isinstance(value, float) and not math.isfinite(value))
+            # scalars and lists of them (a network's layer sizes)
+            if all(map(_json_safe, value if isinstance(value, (list, tuple)) else [value]))
         }
+
+
+def _json_safe(value: Any) -> bool:
+    """A JSON scalar; JSON has no NaN or infinity (XGBoost's ``missing`` is NaN)."""
+    return isinstance(value, _JSON_SCALARS) and not (
+        isinstance(value, float) and not math.isfinite(value)
+    )
 
 
 def _preprocessing(schema: InputSchema) -> list[tuple[str, Any]]:

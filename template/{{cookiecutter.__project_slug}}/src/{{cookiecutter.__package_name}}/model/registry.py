@@ -243,6 +243,7 @@ def save(
                 tolerance=Tolerance(**TOLERANCE),
                 rows_checked=compilation.rows_checked,
                 max_difference=compilation.max_difference,
+                opset=dict(compilation.opset or {}),
             )
         git = git_state(Path.cwd())
         manifest = Manifest(

@@ -1,0 +1,116 @@
+"""The estimator: the one file to edit to bring your notebook's model.
+
+`build` returns an unfitted regressor: a scaler, then `NetworkRegressor`, a small
+neural network (an MLP, defined in ``network.py``) trained with PyTorch on the CPU.
+Its hyper-parameters come from ``[tool.mlprod.model.params]`` in ``pyproject.toml``
+(``hidden``, ``max_epochs``, ``batch_size``, ``learning_rate``, ``weight_decay``,
+``patience``, ``validation_fraction``), so trying another value is a one-line change
+there. A ``random_state`` left unset is set to the training seed. The target is
+standardised for training; answers are in its own units.
+
+The preprocessing in front of it (imputing missing values, one-hot encoding strings) is
+built from the data by ``predictor.py``; networks want scaled inputs, hence the scaler.
+
+torch is needed to train (the ``train`` extra), not to serve: this module imports it
+only inside `fit` and `network_outputs`. The fitted estimator keeps the network's
+weights as NumPy arrays, so its skops file is data only; the server runs the ONNX file
+that training exports from it (torch's exporter), with ONNX Runtime.
+
+After a change: bump the model version (``mlprod bump minor``), train, run the tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+TRUSTED_TYPES = [f"{__name__}.NetworkRegressor"]
+"""The types this estimator's model files hold beyond scikit-learn's and NumPy's."""
+
+
+# scikit-learn ships no type information: its classes are Any to mypy.
+class NetworkRegressor(RegressorMixin, BaseEstimator):  # type: ignore[misc]
+    """An MLP regressor trained with PyTorch, early stopping on a validation split."""
+
+    framework_distribution = "torch"
+    """The library the model is trained with (the manifest's ``framework``)."""
+
+    def __init__(
+        self,
+        hidden: Sequence[int] = (32, 16),
+        max_epochs: int = 300,
+        batch_size: int = 32,
+        learning_rate: float = 0.01,
+        weight_decay: float = 0.0,
+        patience: int = 20,
+        validation_fraction: float = 0.2,
+        random_state: int | None = None,
+    ) -> None:
+        self.hidden = hidden
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> NetworkRegressor:
+        from . import network
+
+        target = np.asarray(y, dtype=np.float64)
+        self.mean_ = float(target.mean())
+        self.scale_ = float(target.std()) or 1.0
+        seed = 0 if self.random_state is None else int(self.random_state)
+        X_fit, X_valid, y_fit, y_valid = train_test_split(
+            np.asarray(X, dtype=np.float64),
+            (target - self.mean_) / self.scale_,
+            test_size=self.validation_fraction,
+            random_state=seed,
+        )
+        settings = network.Settings(
+            hidden=tuple(int(size) for size in self.hidden),
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            patience=self.patience,
+            seed=seed,
+        )
+        trained = network.fit(X_fit, y_fit, X_valid, y_valid, 1, "regression", settings)
+        self.weights_: dict[str, np.ndarray] = trained.weights
+        self.epochs_: int = trained.epochs
+        self.best_epoch_: int = trained.best_epoch
+        self.n_features_in_: int = X.shape[1]
+        return self
+
+    def network_outputs(self, X: np.ndarray) -> np.ndarray:
+        """The trained network's own outputs for ``X`` (standardised), computed by torch."""
+        from . import network
+
+        return network.outputs(self.weights_, self.hidden, X)
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        standardised = self.network_outputs(X)[:, 0].astype(np.float64)
+        values: np.ndarray = standardised * self.scale_ + self.mean_
+        return values
+
+    def to_onnx(self, opset: int) -> bytes:
+        """The network as ONNX (torch's exporter): input ``prepared``, output ``value``
+        in the target's units."""
+        from . import network
+
+        return network.export(
+            self.weights_, self.hidden, "regression", opset, self.mean_, self.scale_
+        )
+
+
+def build(params: dict[str, Any]) -> BaseEstimator:
+    """The regressor to train, unfitted, with ``params`` from ``[tool.mlprod.model.params]``."""
+    return make_pipeline(StandardScaler(), NetworkRegressor(**params))
