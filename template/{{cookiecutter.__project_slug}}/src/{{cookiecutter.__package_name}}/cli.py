@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -224,7 +222,7 @@ def _serve_version(args: argparse.Namespace) -> int:
     previous = _read_choice(selection.serving_path(models_dir))
     choice_file = selection.record_choice(models_dir, version)
     try:
-        _touch(trigger)
+        selection.touch_trigger(trigger)
     except OSError as exc:
         _restore_choice(choice_file, previous)
         raise RegistryError(
@@ -234,21 +232,6 @@ def _serve_version(args: argparse.Namespace) -> int:
     print(f"  {'recorded':<10} {choice_file} (overrides MODEL_VERSION)")
     print(f"  {'reload':<10} touched {trigger}: uWSGI replaces its workers one at a time")
     return 0
-
-
-def _touch(path: Path) -> None:
-    """Move ``path``'s mtime forward by at least one second (creating it if need be).
-
-    uWSGI compares whole-second mtimes, so a second switch within the same second as
-    the first would otherwise go unnoticed.
-    """
-    try:
-        previous = path.stat().st_mtime
-    except FileNotFoundError:
-        previous = 0.0
-    stamp = max(time.time(), math.floor(previous) + 1.0)
-    path.touch()
-    os.utime(path, (stamp, stamp))
 
 
 def _read_choice(path: Path) -> str | None:
