@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +172,64 @@ def test_the_summary_table() -> None:
         "",
         "  load process                  users   requests  cpu mean  cpu max",
         "  vm:1                              4      1,000       35%      50%",
+        f"  load generator CPU: 0.35 of this machine's {os.cpu_count()} cores, 3,500 µs a "
+        "request, taken from the server on the same machine",
     ]
+
+
+def test_the_load_generators_cpu_is_named_in_cores_and_per_request() -> None:
+    doc = document(
+        processes=[
+            LoadProcess("vm:1", 2, 600, 80.0, 95.0),
+            LoadProcess("vm:2", 2, 400, 70.0, 90.0),
+        ],
+        rps=500.0,
+    )
+    # 0.8 + 0.7 cores for 500 answers a second: 3 ms of the load's CPU per answer
+    assert doc["results"]["load_cpu"] == {
+        "cores": 1.5,
+        "cpu_per_request_us": 3000.0,
+        "on_server_machine": True,
+    }
+    line = report.load_cpu_line(doc["results"]["load_cpu"], 2)
+    assert line == (
+        "load generator CPU: 1.50 of this machine's 2 cores, 3,000 µs a request, "
+        "taken from the server on the same machine"
+    )
+    assert f"<p>{escape(line)}</p>" in html.render(doc)
+
+
+@pytest.mark.parametrize(
+    ("url", "on_server_machine"),
+    [
+        ("http://127.0.0.1:8000", True),
+        ("http://localhost:8000", True),
+        ("http://[::1]:8000", True),
+        ("http://10.0.0.7:8000", False),
+        ("http://scorer.internal:8000", False),
+    ],
+)
+def test_the_load_cpu_says_whether_it_was_taken_from_the_servers_machine(
+    url: str, on_server_machine: bool
+) -> None:
+    target = report.Target(url, started=False, project=None, server_processes=None)
+    cpu = report.load_cpu(target, figures())
+    assert cpu == {
+        "cores": 0.35,
+        "cpu_per_request_us": 3500.0,
+        "on_server_machine": on_server_machine,
+    }
+    if not on_server_machine:
+        assert report.load_cpu_line(cpu, 2) == (
+            "load generator CPU: 0.35 cores, 3,500 µs a request (not on the server's machine)"
+        )
+
+
+def test_unsampled_load_processes_give_no_cpu_figure() -> None:
+    doc = document(processes=[LoadProcess("vm:1", 4, 1000, None, None)], rps=0.0)
+    assert doc["results"]["load_cpu"] is None
+    assert report.load_cpu_line(None, 2) == ""
+    assert not any("load generator CPU" in line for line in report.summary_lines(doc))
 
 
 def test_the_open_loop_table_shows_corrected_and_uncorrected_latency() -> None:

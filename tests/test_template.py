@@ -114,6 +114,7 @@ EXPECTED_FILES = sorted(
         "tests/conftest.py",
         "tests/contract.py",
         "tests/servers.py",
+        "tests/slow_start.py",
         "tests/stall_model.py",
         "tests/stall_worker.py",
         "tests/test_api.py",

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from mlprod_cli.loadtest import report
+
 WIDTH, HEIGHT = 760, 260
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 16, 40
 SERIES_COLOURS = {"p50": "#1f77b4", "p99": "#d62728", "max": "#7f7f7f", "rps": "#2ca02c"}
@@ -49,6 +51,7 @@ def render(doc: dict[str, Any]) -> str:
         _errors(results["errors"]),
         "<h2>Load processes</h2>",
         _processes(results["load_processes"]),
+        _load_cpu(results["load_cpu"], doc["environment"]["cpu_count"]),
         _warnings(doc["warnings"]),
         "</body></html>",
     ]
@@ -130,6 +133,11 @@ def _processes(processes: Sequence[dict[str, Any]]) -> str:
         "<table><tr><th>process</th><th>users</th><th>requests</th><th>cpu mean</th>"
         f"<th>cpu max</th></tr>{rows}</table>"
     )
+
+
+def _load_cpu(cpu: dict[str, Any] | None, cpu_count: int | None) -> str:
+    line = report.load_cpu_line(cpu, cpu_count)
+    return f"<p>{escape(line)}</p>" if line else ""
 
 
 def _warnings(found: Sequence[str]) -> str:

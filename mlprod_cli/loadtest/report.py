@@ -6,6 +6,7 @@ drawn from it, so what a CI job reads from `--json` is what a person saw.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import platform
@@ -16,6 +17,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from mlprod_cli import __version__
 from mlprod_cli.errors import UserError
@@ -56,6 +58,7 @@ def document(
 ) -> dict[str, Any]:
     """Everything about the run, as plain JSON data."""
     results = _results(settings, figures)
+    results["load_cpu"] = load_cpu(target, figures)
     checks = threshold_checks(settings.thresholds, figures)
     return {
         "format": FORMAT,
@@ -125,6 +128,35 @@ def _results(settings: Settings, figures: Figures) -> dict[str, Any]:
             for process in figures.processes
         ],
     }
+
+
+def load_cpu(target: Target, figures: Figures) -> dict[str, Any] | None:
+    """The CPU the load processes took, in cores and per answered request, and whether
+    they ran on the server's machine (a loopback target): there it is CPU the server did
+    not have, and a reader must not take the load's cost for the server's.
+
+    Cores are each process's CPU time over wall time (its mean CPU percent) added up;
+    None when no process was sampled.
+    """
+    means = [process.cpu_mean for process in figures.processes if process.cpu_mean is not None]
+    if not means:
+        return None
+    cores = sum(means) / 100
+    return {
+        "cores": round(cores, 3),
+        "cpu_per_request_us": round(cores / figures.rps * 1e6, 1) if figures.rps else None,
+        "on_server_machine": _is_loopback(target.url),
+    }
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _percentiles(values: Percentiles | None) -> dict[str, float] | None:
@@ -264,7 +296,25 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
             f"  {process['name']:<28}{process['users']:>7}{process['requests']:>11,}"
             f"{_percent(process['cpu_mean_percent']):>10}{_percent(process['cpu_max_percent']):>9}"
         )
+    cpu = load_cpu_line(results["load_cpu"], doc["environment"]["cpu_count"])
+    if cpu:
+        lines.append(f"  {cpu}")
     return lines
+
+
+def load_cpu_line(cpu: dict[str, Any] | None, cpu_count: int | None) -> str:
+    """The load's CPU in one sentence, saying whose CPU it was ("" when unmeasured)."""
+    if cpu is None:
+        return ""
+    per_request = cpu["cpu_per_request_us"]
+    cost = "" if per_request is None else f", {per_request:,.0f} µs a request"
+    if not cpu["on_server_machine"]:
+        return f"load generator CPU: {cpu['cores']:.2f} cores{cost} (not on the server's machine)"
+    cores = f"of this machine's {cpu_count} cores" if cpu_count else "cores"
+    return (
+        f"load generator CPU: {cpu['cores']:.2f} {cores}{cost}, "
+        "taken from the server on the same machine"
+    )
 
 
 def _describe_load(settings: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from {{ cookiecutter.__package_name }} import cli
+from {{ cookiecutter.__package_name }}.model import selection
 from {{ cookiecutter.__package_name }}.model.predictor import Predictor
 from {{ cookiecutter.__package_name }}.model.registry import (
     Manifest,
@@ -282,7 +283,7 @@ def test_serve_version_puts_the_choice_back_when_the_trigger_cannot_be_touched(
     def read_only(path: Path) -> None:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(cli, "_touch", read_only)
+    monkeypatch.setattr(selection, "touch_trigger", read_only)
     assert run(capsys, "serve-version", "0.1.0") == (
         1,
         "",

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from {{ cookiecutter.__package_name }}.model import selection
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig
 
@@ -80,10 +81,12 @@ class Server:
         """The pids of the workers running now (a worker being respawned has none)."""
         return [worker["pid"] for worker in self.workers() if worker["pid"] > 0]
 
-    def wait_until_gone(self, pids: Sequence[int], logged: str) -> None:
-        """Until none of `pids` is a worker any more and the log says `logged`."""
+    def wait_until_gone(self, pids: Sequence[int], *logged: str) -> None:
+        """Until none of `pids` is a worker any more and the log says one of `logged`."""
         deadline = time.monotonic() + READY_TIMEOUT
-        while set(pids) & set(self.pids()) or logged not in self.tail(100_000):
+        while set(pids) & set(self.pids()) or not any(
+            line in self.tail(100_000) for line in logged
+        ):
             if time.monotonic() > deadline:
                 pytest.fail(f"{pids} still serving, or no {logged!r}:\n{self.tail()}")
             time.sleep(0.1)
@@ -376,7 +379,10 @@ def test_kept_alive_clients_lose_nothing_to_recycles_a_chain_reload_and_a_kill_o
         reload_errors = list(load.errors)
         victim = _kill_a_live_worker(server)
         killed = time.monotonic()
-        server.wait_until_gone([victim], "killed by signal 9")
+        # a worker already leaving (recycled at 40 requests) is logged as killed successfully
+        server.wait_until_gone(
+            [victim], "killed by signal 9", f"killed successfully (pid: {victim})"
+        )
         load.wait_for(100)
     record_property("keep_alive_recycles", recycles)
     print(
@@ -414,6 +420,93 @@ def test_recycled_workers_go_one_at_a_time_and_no_request_fails(
     assert len(seen - first) >= 4, server.tail()  # every worker recycled twice
     assert most_out <= 1
     assert load.errors == [], load.errors
+
+
+def test_a_switch_that_meets_a_running_chain_reload_still_reaches_every_worker(
+    serve: Any, two_versions: Path, tmp_path: Path
+) -> None:
+    """uWSGI ignores a chain-reload touch while a chain reload runs; the workers ask again.
+
+    A recycle's chain reload replaces worker 1 (it loads 0.1.0); the switch to 0.2.0
+    comes while worker 2, slow to start (`slow_start`), is still being replaced. uWSGI
+    ignores the switch's touch, and worker 1 would serve 0.1.0 until its next restart
+    (the gates saw every answer after a switch come from the old version). Worker 1 sees
+    that ``SERVING`` names another version and asks for a chain reload until one runs.
+    """
+    registry = Path(shutil.copytree(two_versions, tmp_path / "models"))
+    server = serve(
+        registry,
+        env={
+            "MODEL_VERSION": "0.1.0",
+            # no recycle but the one this test makes
+            "RECYCLE_REQUESTS": "100000000",
+            "UWSGI_MAX_REQUESTS": "100000000",
+            "PYTHONPATH": str(TESTS),
+            "UWSGI_IMPORT": "slow_start",
+            "SLOW_START_SECONDS": "3",
+        },
+    )
+    assert served_versions(server.port) == {"0.1.0"}
+    trigger = server.metrics_dir / "recycle"
+    [first, second] = server.workers()
+    with Load(server.port, clients=1) as load:
+        selection.touch_trigger(trigger)  # what a worker does at RECYCLE_REQUESTS
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not replaced(server, first):
+            assert time.monotonic() < deadline, server.tail()
+            time.sleep(0.05)
+        # what `serve-version 0.2.0` does (it touches models/.reload, watched the same way)
+        selection.record_choice(registry, "0.2.0")
+        selection.touch_trigger(trigger)
+        switched = time.monotonic()
+        while "but chain reload is already running" not in server.tail(100_000):
+            assert time.monotonic() - switched < 30, f"no chain reload running:\n{server.tail()}"
+            time.sleep(0.1)
+        versions = served_versions(server.port)
+        while versions != {"0.2.0"} and time.monotonic() - switched < 60:
+            time.sleep(0.5)
+            versions = served_versions(server.port)
+        converged = time.monotonic() - switched
+        answers = {predicted_version(server.port) for _ in range(20)}
+    print(f"every worker served 0.2.0 {converged:.1f} s after the switch; {load.total} requests")
+    assert versions == {"0.2.0"}, f"the workers serve {versions}:\n{server.tail()}"
+    assert answers == {"0.2.0"}
+    assert {worker["pid"] for worker in server.workers()}.isdisjoint({first["pid"], second["pid"]})
+    assert load.errors == [], load.errors
+
+
+def replaced(server: Server, worker: dict[str, Any]) -> bool:
+    """Whether `worker`'s slot has a new process that accepts."""
+    return any(
+        now["id"] == worker["id"] and now["pid"] not in (0, worker["pid"]) and now["accepting"]
+        for now in server.workers()
+    )
+
+
+def served_versions(port: int) -> set[str]:
+    """The versions the live workers serve, from the ``model_info`` gauge in /metrics."""
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
+    try:
+        connection.request("GET", "/metrics")
+        text = connection.getresponse().read().decode()
+    finally:
+        connection.close()
+    lines = [line for line in text.splitlines() if line.startswith("model_info{")]
+    return {
+        line.split('version="', 1)[1].split('"', 1)[0]
+        for line in lines
+        if float(line.split()[-1]) == 1
+    }
+
+
+def predicted_version(port: int) -> str:
+    """The model version that answers one prediction, on a new connection."""
+    connection = http.client.HTTPConnection(LOOPBACK, port, timeout=30)
+    try:
+        connection.request("POST", "/v1/predict", BODY, {"Content-Type": "application/json"})
+        return str(json.loads(connection.getresponse().read())["model"]["version"])
+    finally:
+        connection.close()
 
 
 def test_an_artifact_broken_on_disk_takes_no_worker_down(

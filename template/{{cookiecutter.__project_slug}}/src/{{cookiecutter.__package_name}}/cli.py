@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -246,7 +244,7 @@ def _serve_version(args: argparse.Namespace) -> int:
     previous = _read_choice(selection.serving_path(models_dir))
     choice_file = selection.record_choice(models_dir, version)
     try:
-        _touch(trigger)
+        selection.touch_trigger(trigger)
     except OSError as exc:
         _restore_choice(choice_file, previous)
         raise RegistryError(
@@ -260,21 +258,6 @@ def _serve_version(args: argparse.Namespace) -> int:
 
         _tracked(*after_switch(project.model_name, version, uri))
     return 0
-
-
-def _touch(path: Path) -> None:
-    """Move ``path``'s mtime forward by at least one second (creating it if need be).
-
-    uWSGI compares whole-second mtimes, so a second switch within the same second as
-    the first would otherwise go unnoticed.
-    """
-    try:
-        previous = path.stat().st_mtime
-    except FileNotFoundError:
-        previous = 0.0
-    stamp = max(time.time(), math.floor(previous) + 1.0)
-    path.touch()
-    os.utime(path, (stamp, stamp))
 
 
 def _read_choice(path: Path) -> str | None:

@@ -56,7 +56,7 @@ def create_app(
     configure_logging(settings.log_level)
     warn_if_root()
     started = time.perf_counter()
-    served = _load_model(settings)
+    served, choice = _load_model(settings)
     load_seconds = time.perf_counter() - started
     manifest = served.manifest
     metrics = Metrics(manifest, settings.metrics_dir, served.runtime)
@@ -75,7 +75,9 @@ def create_app(
         RequestLogger(RequestLog(log_stream), metrics)
     ]
     if settings.recycle_file is not None:
-        middleware.append(Recycler(settings.recycle_requests, settings.recycle_file))
+        choice_watch = selection.ChoiceWatch(settings.models_dir, choice, settings.model_version)
+        recycler = Recycler(settings.recycle_requests, settings.recycle_file, choice_watch)
+        middleware.append(recycler)
     if settings.api_keys:
         protected = PROTECTED_ROUTES + (("/metrics",) if settings.metrics_auth else ())
         middleware.append(ApiKeyAuth(settings.api_keys, protected))
@@ -131,7 +133,7 @@ def warn_if_root() -> None:
         )
 
 
-def _load_model(settings: Settings) -> LoadedModel[Model]:
+def _load_model(settings: Settings) -> tuple[LoadedModel[Model], selection.Choice]:
     started = time.perf_counter()
     try:
         served, choice = selection.load_chosen(
@@ -159,7 +161,7 @@ def _load_model(settings: Settings) -> LoadedModel[Model]:
             "load_ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
-    return served
+    return served, choice
 
 
 def _store(settings: Settings, manifest: Manifest, metrics: Metrics) -> StoreFirst | None:

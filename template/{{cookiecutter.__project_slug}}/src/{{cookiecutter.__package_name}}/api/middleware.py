@@ -9,7 +9,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -17,6 +17,7 @@ import falcon
 import orjson
 
 from ..logging import timestamp
+from ..model.selection import ChoiceWatch, touch_trigger
 from .errors import ApiError
 from .metrics import Metrics
 
@@ -99,35 +100,73 @@ class RequestLogger:
 
 
 class Recycler:
-    """After ``limit`` requests, asks uWSGI to replace the workers, one at a time.
+    """Asks uWSGI to replace the workers, one at a time, while this worker should go.
 
-    uWSGI's own ``max-requests`` lets each worker exit on its own, so workers that share
-    the load reach it together and all reload at once (seconds each, under lazy-apps).
-    Touching the ``touch-chain-reload`` file instead replaces them one by one, the next
-    only once the one before accepts. A worker asks once; if the file cannot be touched
-    it says so in the log and uWSGI's ``max-requests`` backstop recycles it later.
+    A worker should go once it has served ``limit`` requests (``RECYCLE_REQUESTS``),
+    or once ``SERVING`` names another version than the one it loaded (see
+    `selection.ChoiceWatch`). It asks by touching the ``touch-chain-reload`` file
+    ``trigger``: uWSGI's own ``max-requests`` lets each worker exit on its own, so workers
+    that share the load reach it together and all reload at once, whereas a chain reload
+    replaces them one by one, the next only once the one before accepts.
+
+    uWSGI ignores a touch while a chain reload is running, so one request is not enough:
+    the worker asks again every ``interval`` seconds until it is replaced. A switch
+    (``serve-version``) that meets a running chain reload (a recycle's, or another
+    switch's) therefore still reaches every worker. Checking costs a clock read per
+    request and a ``stat`` of ``SERVING`` per interval. If the file cannot be touched the
+    worker says so in the log, and uWSGI's ``max-requests`` backstop recycles it later.
     """
 
-    def __init__(self, limit: int, trigger: Path) -> None:
+    def __init__(
+        self,
+        limit: int,
+        trigger: Path,
+        choice: ChoiceWatch | None = None,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._limit = limit
         self._trigger = trigger
+        self._choice = choice
+        self._interval = interval
+        self._clock = clock
         self._served = 0
+        self._next_check = 0.0
+        self._asked_because: str | None = None
 
     def process_response(
         self, req: falcon.Request, resp: falcon.Response, resource: Any, req_succeeded: bool
     ) -> None:
         self._served += 1
-        if self._served != self._limit:
+        now = self._clock()
+        if now < self._next_check and self._served != self._limit:
+            return
+        self._next_check = now + self._interval
+        reason = self._reason()
+        if reason is None:
             return
         try:
-            self._trigger.touch()
+            touch_trigger(self._trigger)
         except OSError as exc:
-            logger.warning(
-                "cannot ask for a recycle: %s; uWSGI's max-requests will recycle this worker",
-                exc,
-            )
+            if reason != self._asked_because:
+                logger.warning(
+                    "cannot ask for the workers to be replaced: %s; uWSGI's max-requests "
+                    "will recycle this worker",
+                    exc,
+                )
+                self._asked_because = reason
             return
-        logger.info("recycling the workers one at a time", extra={"requests": self._limit})
+        if reason != self._asked_because:
+            logger.info("replacing the workers one at a time", extra={"reason": reason})
+            self._asked_because = reason
+
+    def _reason(self) -> str | None:
+        superseded = self._choice.superseded() if self._choice is not None else None
+        if superseded is not None:
+            return f"{superseded} is now the version to serve"
+        if self._served >= self._limit:
+            return f"this worker served {self._limit} requests (RECYCLE_REQUESTS)"
+        return None
 
 
 class ApiKeyAuth:

@@ -2,14 +2,20 @@
 
 Which version a server loads is the content of ``<models dir>/SERVING`` when that
 file exists (``serve-version`` writes it), otherwise ``MODEL_VERSION``; either is an
-exact version or ``latest``, the highest release.
+exact version or ``latest``, the highest release. A running server is switched by
+writing that file and touching a file uWSGI's ``touch-chain-reload`` watches
+(`touch_trigger`); each worker then checks that the choice it loaded still stands
+(`ChoiceWatch`), because uWSGI can ignore the touch.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import shutil
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import semver
@@ -34,6 +40,11 @@ from .thresholds import Thresholds, ThresholdsError
 SERVING_FILE = "SERVING"
 """The file in the models directory that names the version to serve (see `choose`)."""
 
+FileStamp = tuple[int, int, int]
+"""A file's size, modification time (ns) and inode: it changed when this did."""
+
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -41,6 +52,8 @@ class Choice:
 
     requested: str
     source: str
+    stamp: FileStamp | None = field(default=None, compare=False)
+    """``SERVING`` as it was just before it was read (None: there was none)."""
 
 
 def load_chosen(
@@ -130,10 +143,11 @@ def choose(models_dir: Path, configured: str, configured_by: str = "MODEL_VERSIO
     chain reload): the workers' environment is fixed when uWSGI starts.
     """
     path = serving_path(models_dir)
+    stamp = _stamp(path)
     try:
         text = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        return Choice(requested=configured, source=configured_by)
+        return Choice(requested=configured, source=configured_by, stamp=stamp)
     except (OSError, UnicodeDecodeError) as exc:
         raise RegistryError(f"{path}: unreadable: {exc}") from None
     if text != LATEST and not semver.Version.is_valid(text):
@@ -141,7 +155,7 @@ def choose(models_dir: Path, configured: str, configured_by: str = "MODEL_VERSIO
             f"{path}: {text!r} is neither {LATEST!r} nor a semantic version; "
             "rewrite it with `serve-version VERSION` or delete it"
         )
-    return Choice(requested=text, source=str(path))
+    return Choice(requested=text, source=str(path), stamp=stamp)
 
 
 def record_choice(models_dir: Path, version: str | semver.Version) -> Path:
@@ -156,3 +170,62 @@ def record_choice(models_dir: Path, version: str | semver.Version) -> Path:
     finally:
         staged.unlink(missing_ok=True)
     return path
+
+
+def _stamp(path: Path) -> FileStamp | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino
+
+
+def touch_trigger(path: Path) -> None:
+    """Touch a ``touch-chain-reload`` file so that uWSGI sees it, creating it if need be.
+
+    uWSGI compares whole-second modification times with the last one it saw, so the time
+    is moved on by at least a second past the file's own: a second touch within the same
+    second (two switches, a switch and a recycle) is never lost to that comparison.
+    """
+    try:
+        previous = path.stat().st_mtime
+    except FileNotFoundError:
+        previous = 0.0
+    stamp = max(time.time(), math.floor(previous) + 1.0)
+    path.touch()
+    os.utime(path, (stamp, stamp))
+
+
+class ChoiceWatch:
+    """Whether the version a worker loaded is still the chosen one.
+
+    uWSGI ignores a touch of a ``touch-chain-reload`` file while a chain reload is
+    running (its master logs "but chain reload is already running"), and a worker that
+    chain reload replaced before ``serve-version`` wrote ``SERVING`` loaded the old
+    version: without a check, the switch would be lost for that worker until its next
+    restart. The worker asks for another chain reload while `superseded` says so.
+
+    ``SERVING`` is read again only when its size, time or inode change, so a check costs
+    a ``stat`` call. A file that names no version is not a reason to reload: a worker
+    started now would refuse it and stop the server (``need-app``).
+    """
+
+    def __init__(self, models_dir: Path, loaded: Choice, configured: str) -> None:
+        self._models_dir = models_dir
+        self._loaded = loaded
+        self._configured = configured
+        self._seen = loaded.stamp
+        self._chosen = loaded.requested
+
+    def superseded(self) -> str | None:
+        """The version chosen since this worker loaded its own; None while it is the same."""
+        stamp = _stamp(serving_path(self._models_dir))
+        if stamp != self._seen:
+            self._seen = stamp
+            try:
+                chosen = choose(self._models_dir, self._configured)
+            except RegistryError as exc:
+                logger.error("cannot tell which version to serve: %s", exc)
+            else:
+                self._chosen = chosen.requested
+        return None if self._chosen == self._loaded.requested else self._chosen
