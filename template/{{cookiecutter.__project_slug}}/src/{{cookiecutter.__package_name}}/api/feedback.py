@@ -1,0 +1,278 @@
+"""Ground truth: ``POST /v1/feedback`` joins true labels (or values) to the predictions made.
+
+Each prediction is remembered, keyed by its request id and its position in the request,
+in a SQLite file every worker shares (``FEEDBACK_DB``; by default ``feedback.sqlite3`` in
+the server's metrics directory, an in-memory database without one). It is bounded twice:
+rows older than ``FEEDBACK_TTL`` seconds are forgotten, and so are the oldest past
+``FEEDBACK_MAX_ROWS``. A prediction forgotten, never made, or already given its truth is
+refused with a 4xx that says which; a batch is taken whole or not at all.
+
+SQLite in WAL mode with ``synchronous=OFF``: a write is a page in the OS cache, no fsync
+(a machine crash may lose the latest rows of join state, never corrupt the file).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import falcon
+import numpy as np
+import orjson
+
+from ..model.manifest import Manifest
+from .errors import ApiError
+from .monitor import Monitor
+
+FILE_NAME = "feedback.sqlite3"
+PRUNE_EVERY = 1000
+"""Predictions a worker records between two sweeps of expired rows."""
+BUSY_TIMEOUT_MS = 2000
+_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    request_id TEXT NOT NULL,
+    item INTEGER NOT NULL,
+    version TEXT NOT NULL,
+    prediction TEXT NOT NULL,
+    created REAL NOT NULL,
+    answered INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (request_id, item)
+)
+"""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    version: str
+    prediction: Any
+    answered: bool
+
+
+class FeedbackStore:
+    """The predictions made, by (request id, index), bounded in age and number."""
+
+    def __init__(self, path: Path | None, ttl: float, max_rows: int) -> None:
+        self._ttl = ttl
+        self._max_rows = max_rows
+        target = ":memory:" if path is None else str(path)
+        # uWSGI's workers run one thread each (gevent switches only on socket waits)
+        self._db = sqlite3.connect(
+            target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if path is not None:
+            self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute(_SCHEMA)
+        self._since_prune = 0
+        self.prune()
+
+    def record(self, request_id: str, version: str, predictions: Sequence[Any]) -> None:
+        """Remember one request's predictions (a request id sent again replaces them)."""
+        now = time.time()
+        self._db.executemany(
+            "INSERT OR REPLACE INTO predictions (request_id, item, version, prediction, created) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (request_id, item, version, orjson.dumps(value).decode(), now)
+                for item, value in enumerate(predictions)
+            ],
+        )
+        self._since_prune += len(predictions)
+        if self._since_prune >= PRUNE_EVERY:
+            self.prune()
+
+    def prune(self) -> None:
+        """Forget predictions older than the TTL, then the oldest past the row limit."""
+        self._since_prune = 0
+        self._db.execute("DELETE FROM predictions WHERE created < ?", (time.time() - self._ttl,))
+        self._db.execute(
+            "DELETE FROM predictions WHERE rowid <= (SELECT max(rowid) FROM predictions) - ?",
+            (self._max_rows,),
+        )
+
+    def answer(self, keys: Sequence[tuple[str, int]]) -> list[Recorded | None]:
+        """Mark ``keys`` answered, all or none: what each was (None: unknown or expired).
+
+        Nothing is marked unless every key is known and none was answered before.
+        """
+        oldest = time.time() - self._ttl
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            found: list[Recorded | None] = []
+            for request_id, item in keys:
+                row = self._db.execute(
+                    "SELECT version, prediction, answered FROM predictions "
+                    "WHERE request_id = ? AND item = ? AND created >= ?",
+                    (request_id, item, oldest),
+                ).fetchone()
+                found.append(
+                    None if row is None else Recorded(row[0], orjson.loads(row[1]), bool(row[2]))
+                )
+            if all(r is not None and not r.answered for r in found) and len(set(keys)) == len(
+                keys
+            ):
+                self._db.executemany(
+                    "UPDATE predictions SET answered = 1 WHERE request_id = ? AND item = ?", keys
+                )
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        return found
+
+
+@dataclass(frozen=True)
+class Feedback:
+    request_id: str
+    index: int
+    truth: Any
+
+
+class FeedbackResource:
+    """``POST /v1/feedback``: ``{"request_id", "index"?, "label"|"value"}``, or many of them
+    as ``{"feedback": [...]}``; answers ``{"accepted": n}``."""
+
+    def __init__(
+        self, manifest: Manifest, store: FeedbackStore, monitor: Monitor, max_items: int, ttl: float
+    ) -> None:
+        self._store = store
+        self._monitor = monitor
+        self._max_items = max_items
+        self._ttl = ttl
+        self._classifier = manifest.output.task == "classification"
+        self._classes = list(manifest.output.classes)
+        self._field = "label" if self._classifier else "value"
+
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        media_type = (req.content_type or "").partition(";")[0].strip().lower()
+        if media_type != falcon.MEDIA_JSON:
+            raise ApiError(
+                415, "unsupported_media_type", f"Content-Type must be {falcon.MEDIA_JSON}"
+            )
+        try:
+            body = orjson.loads(req.bounded_stream.read())
+        except orjson.JSONDecodeError as exc:
+            raise ApiError(400, "malformed_json", f"the body is not JSON: {exc}") from None
+        items = self._parse(body)
+        found = self._store.answer([(item.request_id, item.index) for item in items])
+        seen: set[tuple[str, int]] = set()
+        for position, (item, recorded) in enumerate(zip(items, found, strict=True)):
+            where = f"feedback[{position}]" if isinstance(body, dict) and "feedback" in body else ""
+            what = f"request id {item.request_id!r}, index {item.index}"
+            if recorded is None:
+                raise ApiError(
+                    404,
+                    "unknown_prediction",
+                    f"{where + ': ' if where else ''}no prediction with {what}: never made, "
+                    f"or older than FEEDBACK_TTL ({self._ttl:g} s) and forgotten",
+                )
+            if recorded.answered or (item.request_id, item.index) in seen:
+                raise ApiError(
+                    409,
+                    "duplicate_feedback",
+                    f"{where + ': ' if where else ''}the prediction with {what} already has "
+                    "its ground truth; each is taken once",
+                )
+            seen.add((item.request_id, item.index))
+        for item, recorded in zip(items, found, strict=True):
+            assert recorded is not None
+            self._monitor.feedback_received(recorded.version, item.truth, recorded.prediction)
+        req.context.log_fields["feedback"] = len(items)
+        resp.content_type = falcon.MEDIA_JSON
+        resp.data = orjson.dumps({"accepted": len(items)})
+
+    def _parse(self, body: Any) -> list[Feedback]:
+        if isinstance(body, dict) and "feedback" in body:
+            if set(body) != {"feedback"}:
+                raise _invalid("body", "give either one item or {\"feedback\": [...]}, not both")
+            listed = body["feedback"]
+            if not isinstance(listed, list) or not listed:
+                raise _invalid("feedback", "must be a non-empty list of items")
+            if len(listed) > self._max_items:
+                raise _invalid(
+                    "feedback", f"{len(listed)} items; at most {self._max_items} (MAX_INSTANCES)"
+                )
+            return [self._item(item, f"feedback[{i}]") for i, item in enumerate(listed)]
+        return [self._item(body, "")]
+
+    def _item(self, item: Any, where: str) -> Feedback:
+        def at(name: str) -> str:
+            return f"{where}.{name}" if where else name
+
+        if not isinstance(item, dict):
+            raise _invalid(where or "body", "must be an object with request_id and " + self._field)
+        wrong = "value" if self._classifier else "label"
+        if wrong in item:
+            kind = "a classifier: give `label`" if self._classifier else "a regressor: give `value`"
+            raise _invalid(at(wrong), f"this model is {kind}")
+        unknown = sorted(set(item) - {"request_id", "index", self._field})
+        if unknown:
+            raise _invalid(at(unknown[0]), "unknown field")
+        request_id = item.get("request_id")
+        if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
+            raise _invalid(
+                at("request_id"),
+                "required: the X-Request-ID of the prediction (1 to 128 visible ASCII characters)",
+            )
+        index = item.get("index", 0)
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise _invalid(at("index"), "must be the instance's position in its request, from 0")
+        if self._field not in item:
+            raise _invalid(at(self._field), "required: the ground truth")
+        truth = item[self._field]
+        if self._classifier:
+            if isinstance(truth, bool) or truth not in self._classes:
+                listed = ", ".join(repr(label) for label in self._classes)
+                raise _invalid(at("label"), f"must be one of the model's classes ({listed})")
+        elif (
+            isinstance(truth, bool)
+            or not isinstance(truth, int | float)
+            or not math.isfinite(truth)
+        ):
+            raise _invalid(at("value"), "must be a finite number")
+        return Feedback(request_id, index, truth)
+
+
+def _invalid(field: str, problem: str) -> ApiError:
+    return ApiError(422, "invalid_request", f"{field}: {problem}")
+
+
+LOGGED_INPUTS = 10
+"""Instances a request logs (``inputs``, in schema order), for the ``drift`` command: all
+of them up to this many, else this many evenly spaced, with ``inputs_sampled`` true (the
+command then weighs each logged row by ``instances / len(inputs)``)."""
+
+
+class Monitoring:
+    """What the predict route hands over after each prediction: drift counts, the join state
+    for feedback, and the instances for the log."""
+
+    def __init__(self, monitor: Monitor, store: FeedbackStore, version: str) -> None:
+        self._monitor = monitor
+        self._store = store
+        self._version = version
+
+    def predicted(
+        self,
+        request_id: str,
+        features: Any,
+        predictions: Sequence[Any],
+        log_fields: dict[str, Any],
+    ) -> None:
+        self._monitor.observe(features, predictions)
+        self._store.record(request_id, self._version, predictions)
+        count = len(predictions)
+        if count <= LOGGED_INPUTS:
+            log_fields["inputs"] = features.tolist()
+        else:
+            rows = np.linspace(0, count - 1, LOGGED_INPUTS).round().astype(np.intp)
+            log_fields["inputs"] = features[rows].tolist()
+            log_fields["inputs_sampled"] = True
