@@ -121,7 +121,11 @@ def test_generated_project_passes_its_own_tests(
     # depend on the model, so they run in full for the default combination only; every
     # other one runs the rest, real-uWSGI tests of test_server.py included (CI's budget).
     # So do the batch engines' tests against a real Spark cluster and redis-server.
-    only = [] if combination == DEFAULT else ["-m", "not serving and not spark and not store"]
+    only = (
+        []
+        if combination == DEFAULT
+        else ["-m", "not serving and not spark and not store and not prometheus"]
+    )
     result = run(
         [bin_dir / "pytest", "-q", "-p", "no:cacheprovider", "--ignore=tests/test_container.py",
          *only],

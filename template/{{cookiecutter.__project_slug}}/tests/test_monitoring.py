@@ -23,9 +23,9 @@ from {{ cookiecutter.__package_name }}.model.manifest import Manifest, read_mani
 from {{ cookiecutter.__package_name }}.model.profile import NumericProfile
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig, evaluate
 from {{ cookiecutter.__package_name }}.settings import Settings
+from test_metrics import samples
 
 from contract import CLASSIFIER, DATASET, FEATURES, NUMBER, PROJECT
-from test_metrics import samples
 
 SHIFTED = NUMBER.name
 FEEDBACK_ROWS = 200
@@ -61,7 +61,9 @@ def scrape(client: testing.TestClient) -> dict[tuple[str, tuple[tuple[str, str],
 
 def by_feature(found: dict[Any, float], name: str) -> dict[str, float]:
     return {
-        dict(labels)["feature"]: value for (metric, labels), value in found.items() if metric == name
+        dict(labels)["feature"]: value
+        for (metric, labels), value in found.items()
+        if metric == name
     }
 
 
@@ -231,8 +233,12 @@ def test_feedback_twice_for_one_prediction_is_a_409_and_a_batch_is_all_or_nothin
     assert first.status_code == 200
     again = client.simulate_post(
         "/v1/feedback",
-        json={"feedback": [{"request_id": "fb-1", field: predicted[1]},
-                           {"request_id": "fb-0", field: predicted[0]}]},
+        json={
+            "feedback": [
+                {"request_id": "fb-1", field: predicted[1]},
+                {"request_id": "fb-0", field: predicted[0]},
+            ]
+        },
     )
     assert again.status_code == 409
     assert again.json["error"]["message"].startswith("feedback[1]: ")
@@ -311,9 +317,26 @@ def test_the_drift_command_refuses_a_log_without_predictions(
 
 
 _PROMQL_WORDS = {
-    "sum", "max", "min", "avg", "count", "rate", "irate", "increase", "by", "without", "on",
-    "ignoring", "group_left", "group_right", "and", "or", "unless", "histogram_quantile",
-    "absent", "le",
+    "sum",
+    "max",
+    "min",
+    "avg",
+    "count",
+    "rate",
+    "irate",
+    "increase",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "histogram_quantile",
+    "absent",
+    "le",
 }
 
 

@@ -117,9 +117,7 @@ class Report:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
             for row in lines
         )
-        verdict = (
-            f"drifted: {', '.join(self.drifted)}" if self.drifted else "no feature drifted"
-        )
+        verdict = f"drifted: {', '.join(self.drifted)}" if self.drifted else "no feature drifted"
         return f"{self.source} against {self.version}'s training profile\n{text}\n{verdict}"
 
 
@@ -194,7 +192,9 @@ def report(source: str, manifest: Manifest, observed: Observed) -> Report:
     return Report(source, manifest.version, features, predictions)
 
 
-def _column(name: str, column: ColumnProfile, values: list[Any], weights: np.ndarray) -> ColumnDrift:
+def _column(
+    name: str, column: ColumnProfile, values: list[Any], weights: np.ndarray
+) -> ColumnDrift:
     absent = np.asarray([value is None or value == MISSING_STRING for value in values])
     present_weights = weights[~absent]
     out_of_range = 0.0

@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     ``serve-version``, takes precedence over it (see `selection.choose`).
     The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``,
     ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR``, ``PREDICTION_STORE`` and
-    ``PREDICTION_STORE_TIMEOUT``, ``FEEDBACK_DB``, ``FEEDBACK_TTL``, ``FEEDBACK_MAX_ROWS``; the server's: ``RECYCLE_REQUESTS``,
+    ``PREDICTION_STORE_TIMEOUT``, ``FEEDBACK_DB``, ``FEEDBACK_TTL``, ``FEEDBACK_MAX_ROWS``;
+    the server's: ``RECYCLE_REQUESTS``,
     ``RECYCLE_FILE`` and ``VERIFIED_MODELS_DIR`` (see the README).
     """
 

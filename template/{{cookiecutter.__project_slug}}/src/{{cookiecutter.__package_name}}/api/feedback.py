@@ -116,9 +116,7 @@ class FeedbackStore:
                 found.append(
                     None if row is None else Recorded(row[0], orjson.loads(row[1]), bool(row[2]))
                 )
-            if all(r is not None and not r.answered for r in found) and len(set(keys)) == len(
-                keys
-            ):
+            if all(r is not None and not r.answered for r in found) and len(set(keys)) == len(keys):
                 self._db.executemany(
                     "UPDATE predictions SET answered = 1 WHERE request_id = ? AND item = ?", keys
                 )
@@ -192,7 +190,7 @@ class FeedbackResource:
     def _parse(self, body: Any) -> list[Feedback]:
         if isinstance(body, dict) and "feedback" in body:
             if set(body) != {"feedback"}:
-                raise _invalid("body", "give either one item or {\"feedback\": [...]}, not both")
+                raise _invalid("body", 'give either one item or {"feedback": [...]}, not both')
             listed = body["feedback"]
             if not isinstance(listed, list) or not listed:
                 raise _invalid("feedback", "must be a non-empty list of items")

@@ -206,11 +206,11 @@ class Metrics:
         """The text a scrape gets, and its content type: every worker's values, added up."""
         if self._metrics_dir is None:
             scores = self.monitor.scores(self._registry)
-            return generate_latest(scores), CONTENT_TYPE_LATEST  # type: ignore[arg-type]
+            return generate_latest(scores), CONTENT_TYPE_LATEST
         registry = CollectorRegistry()
         # prometheus-client leaves these two functions unannotated
         multiprocess.MultiProcessCollector(registry, path=str(self._metrics_dir))  # type: ignore[no-untyped-call]
-        return generate_latest(self.monitor.scores(registry)), CONTENT_TYPE_LATEST  # type: ignore[arg-type]
+        return generate_latest(self.monitor.scores(registry)), CONTENT_TYPE_LATEST
 
     def _field(self, loc: tuple[int | str, ...]) -> str:
         """``('instances', 3, 'age')`` -> ``age``; a field the schema does not know -> unknown."""

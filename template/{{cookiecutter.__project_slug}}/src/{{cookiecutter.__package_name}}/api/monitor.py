@@ -17,6 +17,7 @@ accuracy (classification) or MAE, RMSE and R² (regression) per model version.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
@@ -40,6 +41,8 @@ from ..model.profile import (
 BINS = "model_feature_bin_observations"
 PREDICTION_BINS = "model_prediction_bin_observations"
 FEEDBACK = "model_feedback"
+SMALL_REQUEST = 8
+"""Requests of up to this many instances are counted row by row, larger ones as arrays."""
 
 
 Key = tuple[tuple[str, str], ...]
@@ -113,6 +116,7 @@ class Monitor:
             }
         self._numeric: list[tuple[int, str, NumericProfile]] = []
         self._categorical: list[tuple[int, str, CategoricalProfile]] = []
+        self._positions: dict[str, dict[str, int]] = {}
         if profile is None:
             return
         for index, feature in enumerate(manifest.input_schema.features):
@@ -121,6 +125,7 @@ class Monitor:
                 self._numeric.append((index, feature.name, column))
             elif isinstance(column, CategoricalProfile):
                 self._categorical.append((index, feature.name, column))
+                self._positions[feature.name] = {key: i for i, key in enumerate(column.shares)}
         # One row of edges per numeric feature, padded with +inf: a value's bin is the
         # number of its feature's edges below it, for every feature in one comparison.
         width = max((len(column.edges) for _, _, column in self._numeric), default=0)
@@ -143,6 +148,35 @@ class Monitor:
         """Count one request's instances (in schema order) and predictions."""
         if self._profile is None:
             return
+        if len(features) <= SMALL_REQUEST:
+            self._observe_rows(features.tolist())
+        else:
+            self._observe_array(features)
+        for bin_, count in enumerate(counts_of(self._profile.predictions, predictions)):
+            if count:
+                self._prediction_bins.labels(self._version, str(bin_)).inc(count)
+
+    def _observe_rows(self, rows: list[list[Any]]) -> None:
+        """A few rows: plain Python (a bisection per value) costs less than array set-up."""
+        for row in rows:
+            for slot, (index, _, column) in enumerate(self._numeric):
+                value = row[index]
+                if value is None or value != value:  # NaN: missing
+                    self._missing_children[slot].inc()
+                    continue
+                bin_ = bisect.bisect_left(column.edges, value)
+                self._bin_children[slot * self._stride + bin_].inc()
+                if value < column.min or value > column.max:
+                    self._range_children[slot].inc()
+            for index, name, profile in self._categorical:
+                value = row[index]
+                if value is None or value == "":
+                    self._missing.labels(self._version, name).inc()
+                    continue
+                bin_ = self._positions[name].get(str(value), len(profile.shares))
+                self._bins.labels(self._version, name, str(bin_)).inc()
+
+    def _observe_array(self, features: np.ndarray) -> None:
         if self._numeric:
             values = features[:, self._columns]
             if values.dtype != np.float64:
@@ -167,10 +201,6 @@ class Monitor:
             for bin_, count in enumerate(counts_of(profile, column_values)):
                 if count:
                     self._bins.labels(self._version, name, str(bin_)).inc(count)
-        predicted = counts_of(self._profile.predictions, predictions)
-        for bin_, count in enumerate(predicted):
-            if count:
-                self._prediction_bins.labels(self._version, str(bin_)).inc(count)
 
     def feedback_received(self, version: str, truth: Any, predicted: Any) -> None:
         """Count one ground-truth answer for a prediction made by ``version``."""
@@ -214,9 +244,7 @@ class Scores:
             yield from self._drift(self._manifest.profile, sums)
         yield from self._quality(sums)
 
-    def _drift(
-        self, profile: Profile, sums: dict[str, dict[Key, float]]
-    ) -> Iterator[Metric]:
+    def _drift(self, profile: Profile, sums: dict[str, dict[Key, float]]) -> Iterator[Metric]:
         version = self._manifest.version
         scores = GaugeMetricFamily(
             "model_feature_drift_psi",
@@ -292,8 +320,8 @@ class Scores:
             "metric and bound (min or max); live quality alerts compare against them.",
             labels=["metric", "bound"],
         )
-        for key, value in self._manifest.thresholds.items():
-            bound, _, metric = key.partition("_")
+        for name, value in self._manifest.thresholds.items():
+            bound, _, metric = name.partition("_")
             if bound in ("min", "max"):
                 thresholds.add_metric([metric, bound], value)
         yield thresholds

@@ -24,6 +24,7 @@ the usual 0.25.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,7 +76,7 @@ class NumericProfile:
 
     def bin_labels(self) -> list[str]:
         bounds = ["-inf", *(f"{edge:.4g}" for edge in self.edges), "+inf"]
-        return [f"({low}, {high}]" for low, high in zip(bounds, bounds[1:], strict=False)]
+        return [f"({low}, {high}]" for low, high in itertools.pairwise(bounds)]
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,10 @@ def numeric_profile(values: np.ndarray, bins: int = MAX_BINS) -> NumericProfile:
         max=_round(present.max()),
         mean=_round(present.mean()),
         std=_round(present.std()),
-        quantiles={str(q): _round(v) for q, v in zip(QUANTILES, np.quantile(present, QUANTILES))},
+        quantiles={
+            str(q): _round(v)
+            for q, v in zip(QUANTILES, np.quantile(present, QUANTILES), strict=True)
+        },
         edges=edges,
         shares=[],
     )
@@ -200,7 +204,8 @@ def counts_of(column: ColumnProfile, values: Sequence[Any] | np.ndarray) -> list
     if isinstance(column, NumericProfile):
         numbers = np.asarray(values, dtype=np.float64)
         numbers = numbers[~np.isnan(numbers)]
-        return np.bincount(column.bin_of(numbers), minlength=len(column.edges) + 1).tolist()
+        binned = np.bincount(column.bin_of(numbers), minlength=len(column.edges) + 1)
+        return [int(count) for count in binned]
     position = {key: index for index, key in enumerate(column.shares)}
     counts = [0] * (len(position) + 1)
     for value in values:
@@ -263,8 +268,12 @@ def _fields(profile: NumericProfile) -> dict[str, Any]:
 def _column_dict(column: ColumnProfile) -> dict[str, Any]:
     if isinstance(column, NumericProfile):
         return _fields(column)
-    return {"kind": column.kind, "count": column.count, "missing": column.missing,
-            "shares": dict(column.shares)}
+    return {
+        "kind": column.kind,
+        "count": column.count,
+        "missing": column.missing,
+        "shares": dict(column.shares),
+    }
 
 
 def _column(data: Mapping[str, Any]) -> ColumnProfile:
