@@ -103,7 +103,12 @@ def create_app(
     app.add_route(
         "/v1/feedback",
         FeedbackResource(
-            manifest, feedback, metrics.monitor, settings.max_instances, settings.feedback_ttl
+            manifest,
+            feedback,
+            metrics.monitor,
+            settings.max_instances,
+            settings.feedback_ttl,
+            settings.max_body_bytes,
         ),
     )
     app.add_route("/v1/model", ModelResource(served))

@@ -29,6 +29,7 @@ import orjson
 from ..model.manifest import Manifest
 from .errors import ApiError
 from .monitor import Monitor
+from .schemas import MAGNITUDE_LIMIT
 
 FILE_NAME = "feedback.sqlite3"
 PRUNE_EVERY = 1000
@@ -46,6 +47,16 @@ CREATE TABLE IF NOT EXISTS predictions (
     UNIQUE (request_id, item)
 )
 """
+
+
+_INSERT = (
+    "INSERT OR REPLACE INTO predictions (request_id, item, version, prediction, created) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
 @dataclass(frozen=True)
@@ -77,14 +88,18 @@ class FeedbackStore:
     def record(self, request_id: str, version: str, predictions: Sequence[Any]) -> None:
         """Remember one request's predictions (a request id sent again replaces them)."""
         now = time.time()
-        self._db.executemany(
-            "INSERT OR REPLACE INTO predictions (request_id, item, version, prediction, created) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [
-                (request_id, item, version, orjson.dumps(value).decode(), now)
-                for item, value in enumerate(predictions)
-            ],
-        )
+        if len(predictions) == 1:  # the common case, a statement cheaper
+            self._db.execute(_INSERT, (request_id, 0, version, _dumps(predictions[0]), now))
+        else:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                _INSERT,
+                [
+                    (request_id, item, version, _dumps(value), now)
+                    for item, value in enumerate(predictions)
+                ],
+            )
+            self._db.execute("COMMIT")
         self._since_prune += len(predictions)
         if self._since_prune >= PRUNE_EVERY:
             self.prune()
@@ -139,8 +154,15 @@ class FeedbackResource:
     as ``{"feedback": [...]}``; answers ``{"accepted": n}``."""
 
     def __init__(
-        self, manifest: Manifest, store: FeedbackStore, monitor: Monitor, max_items: int, ttl: float
+        self,
+        manifest: Manifest,
+        store: FeedbackStore,
+        monitor: Monitor,
+        max_items: int,
+        ttl: float,
+        max_body_bytes: int,
     ) -> None:
+        self._max_body_bytes = max_body_bytes
         self._store = store
         self._monitor = monitor
         self._max_items = max_items
@@ -153,7 +175,17 @@ class FeedbackResource:
         media_type = (req.content_type or "").partition(";")[0].strip().lower()
         if media_type != falcon.MEDIA_JSON:
             raise ApiError(
-                415, "unsupported_media_type", f"Content-Type must be {falcon.MEDIA_JSON}"
+                415,
+                "unsupported_media_type",
+                f"Content-Type must be {falcon.MEDIA_JSON}, got {req.content_type or 'none'}",
+            )
+        length = req.content_length or 0
+        if length > self._max_body_bytes:
+            raise ApiError(
+                413,
+                "payload_too_large",
+                f"the body is {length} bytes; the limit is {self._max_body_bytes} bytes "
+                "(MAX_BODY_BYTES)",
             )
         try:
             body = orjson.loads(req.bounded_stream.read())
@@ -221,6 +253,8 @@ class FeedbackResource:
                 "required: the X-Request-ID of the prediction (1 to 128 visible ASCII characters)",
             )
         index = item.get("index", 0)
+        if isinstance(index, float) and index.is_integer():  # 3.0, as pandas writes integers
+            index = int(index)
         if not isinstance(index, int) or isinstance(index, bool) or index < 0:
             raise _invalid(at("index"), "must be the instance's position in its request, from 0")
         if self._field not in item:
@@ -234,9 +268,89 @@ class FeedbackResource:
             isinstance(truth, bool)
             or not isinstance(truth, int | float)
             or not math.isfinite(truth)
+            or abs(truth) > MAGNITUDE_LIMIT
         ):
-            raise _invalid(at("value"), "must be a finite number")
+            raise _invalid(at("value"), f"must be a finite number, at most {MAGNITUDE_LIMIT:.0e}")
         return Feedback(request_id, index, truth)
+
+
+def feedback_operation(manifest: Manifest, responses: Any) -> dict[str, Any]:
+    """``POST /v1/feedback`` in the OpenAPI document (``responses``: its response builder)."""
+    classifier = manifest.output.task == "classification"
+    field = "label" if classifier else "value"
+    truth: dict[str, Any] = (
+        {"enum": list(manifest.output.classes), "description": "The true class"}
+        if classifier
+        else {
+            "type": "number",
+            "minimum": -MAGNITUDE_LIMIT,
+            "maximum": MAGNITUDE_LIMIT,
+            "description": "The true value",
+        }
+    )
+    item = {
+        "type": "object",
+        "properties": {
+            "request_id": {
+                "type": "string",
+                "pattern": "^[\\x21-\\x7e]{1,128}$",
+                "description": "The X-Request-ID of the prediction",
+            },
+            "index": {
+                "type": "integer",
+                "minimum": 0,
+                "default": 0,
+                "description": "The instance's position in that request",
+            },
+            field: truth,
+        },
+        "required": ["request_id", field],
+        "additionalProperties": False,
+    }
+    batch = {
+        "type": "object",
+        "properties": {"feedback": {"type": "array", "items": item, "minItems": 1}},
+        "required": ["feedback"],
+        "additionalProperties": False,
+    }
+    accepted = {
+        "type": "object",
+        "properties": {"accepted": {"type": "integer", "minimum": 1}},
+        "required": ["accepted"],
+    }
+    return {
+        "operationId": "feedback",
+        "summary": "The ground truth of predictions made, for live quality in /metrics",
+        "description": (
+            'One item, or many as `{"feedback": [...]}`, taken all or none. Each names a '
+            "prediction by its request id and index; it is remembered for FEEDBACK_TTL "
+            "seconds and takes one ground truth."
+        ),
+        "tags": ["model"],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"}],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"oneOf": [item, batch]}}},
+        },
+        "responses": {
+            "200": {
+                "description": "Taken",
+                "headers": responses.headers,
+                "content": {"application/json": {"schema": accepted}},
+            },
+            "400": responses.error("The body is not JSON (`malformed_json`)"),
+            "404": responses.error(
+                "No such prediction: never made, or forgotten (`unknown_prediction`)"
+            ),
+            "409": responses.error(
+                "A prediction has its ground truth already (`duplicate_feedback`)"
+            ),
+            "413": responses.error("The body is larger than the limit (`payload_too_large`)"),
+            "415": responses.error("Content-Type is not application/json"),
+            "422": responses.error("A field is missing, unknown or wrong (`invalid_request`)"),
+            "500": responses.error("An unexpected failure, logged with the request id"),
+        },
+    }
 
 
 def _invalid(field: str, problem: str) -> ApiError:
