@@ -22,7 +22,7 @@ from {{ cookiecutter.__package_name }}.model import registry
 from {{ cookiecutter.__package_name }}.model.manifest import Manifest, read_manifest
 from {{ cookiecutter.__package_name }}.model.profile import NumericProfile
 from {{ cookiecutter.__package_name }}.model.train import ProjectConfig, evaluate
-from {{ cookiecutter.__package_name }}.settings import Settings
+from {{ cookiecutter.__package_name }}.settings import Settings, SettingsError
 from test_metrics import samples
 
 from contract import CLASSIFIER, DATASET, FEATURES, NUMBER, PROJECT
@@ -384,3 +384,24 @@ def _rule_exprs(text: str) -> list[str]:
             body.append(line.strip())
         exprs.append(" ".join(body))
     return exprs
+
+
+def test_feedback_settings_are_checked_and_named() -> None:
+    with pytest.raises(SettingsError, match=r"^FEEDBACK_MAX_ROWS must be a whole number"):
+        Settings.from_env({"FEEDBACK_MAX_ROWS": "-1"})
+    with pytest.raises(SettingsError, match=r"^FEEDBACK_TTL must be a positive integer"):
+        Settings.from_env({"FEEDBACK_TTL": "0"})
+    settings = Settings.from_env(
+        {"FEEDBACK_MAX_ROWS": "0", "FEEDBACK_TTL": "60", "FEEDBACK_DB": "/tmp/x.sqlite3"}
+    )
+    assert (settings.feedback_max_rows, settings.feedback_ttl) == (0, 60)
+    assert settings.feedback_db == Path("/tmp/x.sqlite3")
+
+
+def test_with_no_rows_to_remember_feedback_says_so(settings: Settings) -> None:
+    client = testing.TestClient(create_app(settings.replace(feedback_max_rows=0)))
+    [answer] = predict_each(client, held_out(0)[:1], "off")
+    field = "label" if CLASSIFIER else "value"
+    result = client.simulate_post("/v1/feedback", json={"request_id": "off-0", field: answer})
+    assert result.status_code == 404
+    assert result.json["error"]["message"].endswith("none are remembered (FEEDBACK_MAX_ROWS=0)")

@@ -106,8 +106,9 @@ class Settings(BaseSettings):
     None: ``feedback.sqlite3`` in ``PROMETHEUS_MULTIPROC_DIR``, else in memory."""
     feedback_ttl: int = Field(7 * 24 * 3600, alias="FEEDBACK_TTL")
     """Seconds a prediction waits for its ground truth before it is forgotten."""
-    feedback_max_rows: int = Field(500_000, alias="FEEDBACK_MAX_ROWS")
-    """Predictions remembered at most (about 100 bytes each); the oldest go first."""
+    feedback_max_rows: int = Field(500_000, alias="FEEDBACK_MAX_ROWS", ge=0)
+    """Predictions remembered at most (about 100 bytes each); the oldest go first. 0: none
+    (no ground truth expected; predictions then skip the join state's cost)."""
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -192,7 +193,6 @@ class Settings(BaseSettings):
         "body_timeout",
         "recycle_requests",
         "feedback_ttl",
-        "feedback_max_rows",
         mode="before",
     )
     @classmethod
@@ -219,6 +219,13 @@ class Settings(BaseSettings):
             return check_url(value.strip())
         except StoreError as exc:
             raise ValueError(f"{_variable(info)}: {exc}") from None
+
+    @field_validator("feedback_max_rows", mode="before")
+    @classmethod
+    def _count(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and not value.strip().isdigit():
+            raise ValueError(f"{_variable(info)} must be a whole number, 0 or more, got {value!r}")
+        return value
 
     @field_validator("prediction_store_timeout")
     @classmethod

@@ -85,8 +85,15 @@ class FeedbackStore:
         self._since_prune = 0
         self.prune()
 
+    @property
+    def enabled(self) -> bool:
+        """False with ``FEEDBACK_MAX_ROWS=0``: nothing is remembered, no request pays for it."""
+        return self._max_rows > 0
+
     def record(self, request_id: str, version: str, predictions: Sequence[Any]) -> None:
         """Remember one request's predictions (a request id sent again replaces them)."""
+        if self._max_rows <= 0:
+            return
         now = time.time()
         if len(predictions) == 1:  # the common case, a statement cheaper
             self._db.execute(_INSERT, (request_id, 0, version, _dumps(predictions[0]), now))
@@ -198,11 +205,16 @@ class FeedbackResource:
             where = f"feedback[{position}]" if isinstance(body, dict) and "feedback" in body else ""
             what = f"request id {item.request_id!r}, index {item.index}"
             if recorded is None:
+                forgotten = (
+                    f"or older than FEEDBACK_TTL ({self._ttl:g} s) and forgotten"
+                    if self._store.enabled
+                    else "none are remembered (FEEDBACK_MAX_ROWS=0)"
+                )
                 raise ApiError(
                     404,
                     "unknown_prediction",
                     f"{where + ': ' if where else ''}no prediction with {what}: never made, "
-                    f"or older than FEEDBACK_TTL ({self._ttl:g} s) and forgotten",
+                    + forgotten,
                 )
             if recorded.answered or (item.request_id, item.index) in seen:
                 raise ApiError(

@@ -143,6 +143,16 @@ class Monitor:
         ]
         self._missing_children = [self._missing.labels(version, n) for _, n, _ in self._numeric]
         self._range_children = [self._out_of_range.labels(version, n) for _, n, _ in self._numeric]
+        predicted = profile.predictions
+        self._prediction_children = [
+            self._prediction_bins.labels(version, str(bin_))
+            for bin_ in range(len(expected_shares(predicted)))
+        ]
+        self._prediction_positions = (
+            {key: i for i, key in enumerate(predicted.shares)}
+            if isinstance(predicted, CategoricalProfile)
+            else {}
+        )
 
     def observe(self, features: np.ndarray, predictions: Sequence[Any]) -> None:
         """Count one request's instances (in schema order) and predictions."""
@@ -152,9 +162,19 @@ class Monitor:
             self._observe_rows(features.tolist())
         else:
             self._observe_array(features)
+        if len(predictions) <= SMALL_REQUEST:
+            for prediction in predictions:
+                self._prediction_children[self._prediction_bin(prediction)].inc()
+            return
         for bin_, count in enumerate(counts_of(self._profile.predictions, predictions)):
             if count:
-                self._prediction_bins.labels(self._version, str(bin_)).inc(count)
+                self._prediction_children[bin_].inc(count)
+
+    def _prediction_bin(self, prediction: Any) -> int:
+        column = self._profile.predictions if self._profile is not None else None
+        if isinstance(column, NumericProfile):
+            return bisect.bisect_left(column.edges, prediction)
+        return self._prediction_positions.get(str(prediction), len(self._prediction_positions))
 
     def _observe_rows(self, rows: list[list[Any]]) -> None:
         """A few rows: plain Python (a bisection per value) costs less than array set-up."""
