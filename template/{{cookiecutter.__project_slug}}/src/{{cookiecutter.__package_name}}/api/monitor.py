@@ -5,8 +5,10 @@ training profile (`model.profile`), per missing value and per value outside the 
 range, and one per prediction bin (a class, or a bin of a regressor's values). They are
 ordinary prometheus-client counters, so under uWSGI they live in the multi-process
 directory and a scrape adds up every worker's: memory is one slot per (version, feature,
-bin), whatever the traffic, and a request costs a few array operations and one counter
-increment per feature.
+bin), whatever the traffic. A request of a few instances costs a bisection per value into
+per-worker lists, added to the shared counters every `FLUSH_EVERY` requests (or
+`FLUSH_SECONDS`, or a scrape); a larger one a few array operations and an increment per
+bin it touches.
 
 Scoring: at scrape time `Scores` reads those sums and turns them into gauges: the PSI of
 each feature and of the predictions against the served version's profile, the threshold
@@ -17,8 +19,10 @@ accuracy (classification) or MAE, RMSE and R² (regression) per model version.
 
 from __future__ import annotations
 
+import atexit
 import bisect
 import math
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -43,6 +47,11 @@ PREDICTION_BINS = "model_prediction_bin_observations"
 FEEDBACK = "model_feedback"
 SMALL_REQUEST = 8
 """Requests of up to this many instances are counted row by row, larger ones as arrays."""
+FLUSH_EVERY = 16
+FLUSH_SECONDS = 1.0
+"""A worker adds small requests' counts to the shared counters every `FLUSH_EVERY`
+requests, at its first request `FLUSH_SECONDS` after the last flush, when it answers a
+scrape, and when it exits: a scrape misses at most 15 requests per other worker."""
 
 
 Key = tuple[tuple[str, str], ...]
@@ -148,6 +157,16 @@ class Monitor:
             self._prediction_bins.labels(version, str(bin_))
             for bin_ in range(len(expected_shares(predicted)))
         ]
+        # Small requests are counted here first and added to the shared counters (a
+        # memory-mapped file write each) every FLUSH_EVERY requests, FLUSH_SECONDS, or scrape.
+        self._pending_bins = [0] * len(self._bin_children)
+        self._pending_missing = [0] * len(self._numeric)
+        self._pending_range = [0] * len(self._numeric)
+        self._pending_predictions = [0] * len(self._prediction_children)
+        self._pending_categorical: dict[tuple[Counter, tuple[str, ...]], int] = {}
+        self._unflushed = 0
+        self._flush_due = time.monotonic() + FLUSH_SECONDS
+        atexit.register(self.flush)
         self._prediction_positions = (
             {key: i for i, key in enumerate(predicted.shares)}
             if isinstance(predicted, CategoricalProfile)
@@ -164,11 +183,32 @@ class Monitor:
             self._observe_array(features)
         if len(predictions) <= SMALL_REQUEST:
             for prediction in predictions:
-                self._prediction_children[self._prediction_bin(prediction)].inc()
+                self._pending_predictions[self._prediction_bin(prediction)] += 1
+            self._unflushed += 1
+            if self._unflushed >= FLUSH_EVERY or time.monotonic() >= self._flush_due:
+                self.flush()
             return
         for bin_, count in enumerate(counts_of(self._profile.predictions, predictions)):
             if count:
                 self._prediction_children[bin_].inc(count)
+
+    def flush(self) -> None:
+        """Add the counts kept since the last flush to the shared counters."""
+        for pending, children in (
+            (self._pending_bins, self._bin_children),
+            (self._pending_missing, self._missing_children),
+            (self._pending_range, self._range_children),
+            (self._pending_predictions, self._prediction_children),
+        ):
+            for slot, count in enumerate(pending):
+                if count:
+                    children[slot].inc(count)
+                    pending[slot] = 0
+        for (metric, labels), count in self._pending_categorical.items():
+            metric.labels(*labels).inc(count)
+        self._pending_categorical.clear()
+        self._unflushed = 0
+        self._flush_due = time.monotonic() + FLUSH_SECONDS
 
     def _prediction_bin(self, prediction: Any) -> int:
         column = self._profile.predictions if self._profile is not None else None
@@ -182,19 +222,21 @@ class Monitor:
             for slot, (index, _, column) in enumerate(self._numeric):
                 value = row[index]
                 if value is None or value != value:  # NaN: missing
-                    self._missing_children[slot].inc()
+                    self._pending_missing[slot] += 1
                     continue
                 bin_ = bisect.bisect_left(column.edges, value)
-                self._bin_children[slot * self._stride + bin_].inc()
+                self._pending_bins[slot * self._stride + bin_] += 1
                 if value < column.min or value > column.max:
-                    self._range_children[slot].inc()
+                    self._pending_range[slot] += 1
             for index, name, profile in self._categorical:
                 value = row[index]
+                key: tuple[Counter, tuple[str, ...]]
                 if value is None or value == "":
-                    self._missing.labels(self._version, name).inc()
-                    continue
-                bin_ = self._positions[name].get(str(value), len(profile.shares))
-                self._bins.labels(self._version, name, str(bin_)).inc()
+                    key = (self._missing, (self._version, name))
+                else:
+                    bin_ = self._positions[name].get(str(value), len(profile.shares))
+                    key = (self._bins, (self._version, name, str(bin_)))
+                self._pending_categorical[key] = self._pending_categorical.get(key, 0) + 1
 
     def _observe_array(self, features: np.ndarray) -> None:
         if self._numeric:
@@ -239,7 +281,10 @@ class Monitor:
             self._sums[name].labels(version).inc(amount)
 
     def scores(self, source: Source) -> Scores:
-        """``source``'s metrics, followed by the drift and quality gauges computed from them."""
+        """``source``'s metrics, followed by the drift and quality gauges computed from them
+        (this worker's pending counts flushed first)."""
+        if self._profile is not None:
+            self.flush()
         return Scores(source, self._manifest, self._classifier)
 
 
