@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -405,3 +406,15 @@ def test_with_no_rows_to_remember_feedback_says_so(settings: Settings) -> None:
     result = client.simulate_post("/v1/feedback", json={"request_id": "off-0", field: answer})
     assert result.status_code == 404
     assert result.json["error"]["message"].endswith("none are remembered (FEEDBACK_MAX_ROWS=0)")
+
+
+def test_a_broken_join_state_fails_no_prediction(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FeedbackStore(tmp_path / "join.sqlite3", ttl=3600, max_rows=5)
+    with sqlite3.connect(tmp_path / "join.sqlite3") as other:
+        other.execute("DROP TABLE predictions")
+    store.record("r1", "1.0.0", ["a"])  # no exception: the prediction is answered
+    store.record("r2", "1.0.0", ["a", "b"])
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.getMessage().startswith("cannot remember predictions for feedback: ")

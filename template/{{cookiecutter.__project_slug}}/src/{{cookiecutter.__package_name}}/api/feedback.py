@@ -13,6 +13,7 @@ SQLite in WAL mode with ``synchronous=OFF``: a write is a page in the OS cache, 
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import sqlite3
@@ -30,6 +31,8 @@ from ..model.manifest import Manifest
 from .errors import ApiError
 from .monitor import Monitor
 from .schemas import MAGNITUDE_LIMIT
+
+logger = logging.getLogger(__name__)
 
 FILE_NAME = "feedback.sqlite3"
 PRUNE_EVERY = 1000
@@ -83,6 +86,8 @@ class FeedbackStore:
         self._db.execute("PRAGMA synchronous = OFF")
         self._db.execute(_SCHEMA)
         self._since_prune = 0
+        self._failures = 0
+        self._target = target
         self.prune()
 
     @property
@@ -95,21 +100,31 @@ class FeedbackStore:
         if self._max_rows <= 0:
             return
         now = time.time()
-        if len(predictions) == 1:  # the common case, a statement cheaper
-            self._db.execute(_INSERT, (request_id, 0, version, _dumps(predictions[0]), now))
-        else:
-            self._db.execute("BEGIN")
-            self._db.executemany(
-                _INSERT,
-                [
-                    (request_id, item, version, _dumps(value), now)
-                    for item, value in enumerate(predictions)
-                ],
-            )
-            self._db.execute("COMMIT")
-        self._since_prune += len(predictions)
-        if self._since_prune >= PRUNE_EVERY:
-            self.prune()
+        try:
+            if len(predictions) == 1:  # the common case, a statement cheaper
+                self._db.execute(_INSERT, (request_id, 0, version, _dumps(predictions[0]), now))
+            else:
+                with self._db:  # one transaction, rolled back on failure
+                    self._db.execute("BEGIN")
+                    self._db.executemany(
+                        _INSERT,
+                        [
+                            (request_id, item, version, _dumps(value), now)
+                            for item, value in enumerate(predictions)
+                        ],
+                    )
+            self._since_prune += len(predictions)
+            if self._since_prune >= PRUNE_EVERY:
+                self.prune()
+        except sqlite3.Error as exc:
+            # A prediction never fails for its join state: its feedback will be a 404.
+            self._failures += 1
+            if self._failures == 1 or self._failures % 1000 == 0:
+                logger.warning(
+                    "cannot remember predictions for feedback: %s",
+                    exc,
+                    extra={"feedback_db": self._target, "failures": self._failures},
+                )
 
     def prune(self) -> None:
         """Forget predictions older than the TTL, then the oldest past the row limit."""
@@ -199,7 +214,13 @@ class FeedbackResource:
         except orjson.JSONDecodeError as exc:
             raise ApiError(400, "malformed_json", f"the body is not JSON: {exc}") from None
         items = self._parse(body)
-        found = self._store.answer([(item.request_id, item.index) for item in items])
+        try:
+            found = self._store.answer([(item.request_id, item.index) for item in items])
+        except sqlite3.Error as exc:
+            logger.error("cannot read the feedback join state: %s", exc)
+            raise ApiError(
+                503, "error", "the predictions' join state cannot be read now; try again later"
+            ) from None
         seen: set[tuple[str, int]] = set()
         for position, (item, recorded) in enumerate(zip(items, found, strict=True)):
             where = f"feedback[{position}]" if isinstance(body, dict) and "feedback" in body else ""
