@@ -418,3 +418,27 @@ def test_a_broken_join_state_fails_no_prediction(
     store.record("r2", "1.0.0", ["a", "b"])
     [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
     assert warning.getMessage().startswith("cannot remember predictions for feedback: ")
+
+
+def test_one_by_one_and_in_one_batch_count_the_same(settings: Settings) -> None:
+    """Small requests are counted row by row (and flushed later), large ones as arrays."""
+    rows = shifted(held_out(0))
+    one_by_one = testing.TestClient(create_app(settings))
+    predict_each(one_by_one, rows, "each")
+    batched = testing.TestClient(create_app(settings))
+    batched.simulate_post("/v1/predict", json={"instances": rows})
+
+    def counts(client: testing.TestClient) -> dict[Any, float]:
+        return {
+            key: value
+            for key, value in scrape(client).items()
+            if key[0].startswith(("model_feature_", "model_prediction_"))
+            and key[0].endswith(("_total", "_psi"))
+        }
+
+    found = counts(one_by_one)
+    assert found == pytest.approx(counts(batched))
+    assert sum(v for k, v in found.items() if k[0] == "model_feature_bin_observations_total") == (
+        len(rows) * len(FEATURES)
+        - sum(v for k, v in found.items() if k[0] == "model_feature_missing_total")
+    )
