@@ -29,7 +29,7 @@ from servers import LOOPBACK, free_port, require_uwsgi, uwsgi_environ
 
 pytestmark = pytest.mark.prometheus
 
-ALERT_TIMEOUT = 45.0
+ALERT_TIMEOUT = 60.0
 
 
 def require(command: str) -> str:
@@ -106,6 +106,22 @@ def prometheus(rules: Path, target: str, directory: Path) -> tuple[subprocess.Po
     return process, f"http://{LOOPBACK}:{port}"
 
 
+def targets(url: str) -> list[dict[str, Any]]:
+    """What Prometheus says of its scrape targets (health, last error), for failure messages."""
+    try:
+        with urllib.request.urlopen(f"{url}/api/v1/targets", timeout=5) as response:
+            active = json.loads(response.read())["data"]["activeTargets"]
+    except OSError as exc:
+        return [{"error": str(exc)}]
+    return [
+        {key: target.get(key) for key in ("health", "lastError", "scrapeUrl")} for target in active
+    ]
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-2000:] if path.exists() else ""
+
+
 def alerts(url: str) -> list[dict[str, Any]]:
     with urllib.request.urlopen(f"{url}/api/v1/alerts", timeout=5) as response:
         return list(json.loads(response.read())["data"]["alerts"])
@@ -135,7 +151,7 @@ def test_prometheus_fires_the_drift_alert_for_the_shifted_feature_only(
         drift = [
             a["labels"]["feature"] for a in firing if a["labels"]["alertname"] == "FeatureDrift"
         ]
-        assert drift == [SHIFTED], firing
+        assert drift == [SHIFTED], (firing, targets(url), _tail(tmp_path / "prometheus.log"))
         names = {a["labels"]["alertname"] for a in firing}
         assert "ModelNotReady" not in names
         assert "HighErrorRate" not in names
