@@ -442,3 +442,14 @@ def test_one_by_one_and_in_one_batch_count_the_same(settings: Settings) -> None:
         len(rows) * len(FEATURES)
         - sum(v for k, v in found.items() if k[0] == "model_feature_missing_total")
     )
+
+
+def test_an_unusable_join_state_file_stops_no_worker(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = FeedbackStore(tmp_path / "no-such-folder" / "join.sqlite3", ttl=3600, max_rows=5)
+    assert not store.enabled
+    store.record("r1", "1.0.0", ["a"])
+    assert store.answer([("r1", 0)]) == [None]
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.getMessage().startswith("cannot open the feedback join state: ")

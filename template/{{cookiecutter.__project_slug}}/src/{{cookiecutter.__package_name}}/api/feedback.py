@@ -58,6 +58,12 @@ _INSERT = (
 )
 
 
+def _connect(target: str) -> sqlite3.Connection:
+    return sqlite3.connect(
+        target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+
+
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -76,19 +82,28 @@ class FeedbackStore:
         self._ttl = ttl
         self._max_rows = max_rows
         target = ":memory:" if path is None else str(path)
-        # uWSGI's workers run one thread each (gevent switches only on socket waits)
-        self._db = sqlite3.connect(
-            target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if path is not None:
-            self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = OFF")
-        self._db.execute(_SCHEMA)
         self._since_prune = 0
         self._failures = 0
         self._target = target
-        self.prune()
+        try:
+            # uWSGI's workers run one thread each (gevent switches only on socket waits)
+            self._db = _connect(target)
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if path is not None:
+                self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = OFF")
+            self._db.execute(_SCHEMA)
+            self.prune()
+        except sqlite3.Error as exc:
+            # A worker never fails to start for its join state: it remembers nothing instead.
+            logger.warning(
+                "cannot open the feedback join state: %s; this worker remembers no predictions",
+                exc,
+                extra={"feedback_db": target},
+            )
+            self._max_rows = 0
+            self._db = _connect(":memory:")
+            self._db.execute(_SCHEMA)
 
     @property
     def enabled(self) -> bool:
