@@ -37,10 +37,10 @@ API's answers from it, and a network's own tests where it has one). The rest of 
 (registry, batch, commands, settings, a real uWSGI) does not depend on the framework and runs
 for the default framework with each task (CI's budget: a pytorch project pays torch's imports
 and a network's training in every test that trains)."""
-OTHERS = "not serving and not spark and not store and not tracking and not dvc"
+OTHERS = "not serving and not spark and not store and not tracking and not dvc and not prometheus"
 """The generated tests that run for the default combination only: the serving layer's own
 (resilience, edges, fuzz), and those needing a real Spark cluster, redis-server, an MLflow
-server or a DVC repository, none of which depend on the model."""
+server, a DVC repository or Prometheus, none of which depend on the model."""
 
 
 def own_tests(project: Path, combination: dict[str, str]) -> list[str]:

@@ -50,6 +50,7 @@ def test_every_operation_is_fuzzed(api_schema: schemathesis.BaseSchema) -> None:
     operations = {result.ok().label for result in api_schema.get_all_operations()}
     assert operations == {
         "POST /v1/predict",
+        "POST /v1/feedback",
         "GET /v1/model",
         "GET /health/live",
         "GET /health/ready",

@@ -25,7 +25,7 @@ from {{ cookiecutter.__package_name }}.logging import (
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.settings import Settings
 
-from contract import CLASSIFIER, EXAMPLE, instances
+from contract import CLASSIFIER, EXAMPLE, FEATURES, instances
 
 MIDDLEWARE_LOGGER = "{{ cookiecutter.__package_name }}.api.middleware"
 
@@ -168,6 +168,15 @@ def test_each_prediction_request_is_one_line_with_its_outcome(
         "model_runtime": "native" if manifest.compiled is None else "onnx",  # which answered
         "instances": 2,
         "predictions": result.json["predictions"],
+        # the instances in schema order (a missing category as the model sees it, ""),
+        # for the drift command
+        "inputs": [
+            [
+                ("" if value is None and f.type == "string" else value)
+                for f, value in zip(FEATURES, row.values(), strict=True)
+            ]
+            for row in instances(2)
+        ],
     }
 
 

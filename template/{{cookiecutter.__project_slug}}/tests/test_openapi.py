@@ -14,7 +14,14 @@ from {{ cookiecutter.__package_name }}.api.schemas import RequestSchema
 from {{ cookiecutter.__package_name }}.model.registry import Manifest
 from {{ cookiecutter.__package_name }}.settings import Settings
 
-ALL_PATHS = ["/health/live", "/health/ready", "/metrics", "/v1/model", "/v1/predict"]
+ALL_PATHS = [
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+    "/v1/feedback",
+    "/v1/model",
+    "/v1/predict",
+]
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +107,7 @@ def test_with_keys_the_v1_routes_declare_both_ways_to_send_one(settings: Setting
         "bearerAuth": {"type": "http", "scheme": "bearer"},
         "apiKeyAuth": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
     }
-    for path, method in [("/v1/predict", "post"), ("/v1/model", "get")]:
+    for path, method in [("/v1/predict", "post"), ("/v1/model", "get"), ("/v1/feedback", "post")]:
         operation = document["paths"][path][method]
         assert operation["security"] == [{"bearerAuth": []}, {"apiKeyAuth": []}]
         assert "401" in operation["responses"]

@@ -67,6 +67,7 @@ def test_the_manifest_has_every_field(manifest: Manifest, project: ProjectConfig
         "artifact",
         "compiled",
         "not_compiled",
+        "profile",
     ]
     assert (manifest.name, manifest.version) == (project.model_name, project.model_version)
     assert manifest.framework_version == metadata.version(manifest.framework)

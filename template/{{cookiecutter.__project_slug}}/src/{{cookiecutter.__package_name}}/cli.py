@@ -16,6 +16,7 @@ import semver
 from .batch import ENGINES
 from .batch.source import BatchError
 from .logging import training_progress
+from .drift import DriftError
 from .model import registry, selection
 from .model.errors import RegistryError
 from .model.manifest import Manifest, read_manifest
@@ -44,6 +45,7 @@ _USER_ERRORS = (
     BatchError,
     DatasetError,
     DataVersionError,
+    DriftError,
     ProjectConfigError,
     RegistryError,
     SettingsError,
@@ -384,6 +386,43 @@ def _progress(rows: int, seconds: float) -> None:
     print(f"\r  {rows:>12,} rows  {rate:>10,.0f} rows/s  {seconds:7.1f} s", end="", file=sys.stderr)
 
 
+# drift -----------------------------------------------------------------------------------
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from . import drift
+
+    project = find_project_config()
+    models_dir = _models_dir(args, project)
+    source: Path = args.source
+    if not source.is_file():
+        raise DriftError(f"{source}: no such file; give a service log or a CSV/Parquet file")
+    observed = None
+    version = args.model_version
+    if not drift.is_data_file(source):
+        observed = drift.read_log(source, version)
+        version = version or observed.versions.most_common(1)[0][0]
+    elif version is None:
+        served, note = _would_serve(models_dir, project.model_name)
+        if served is None:
+            raise DriftError(f"no model version to compare against ({note}); use --model-version")
+        version = str(served)
+    manifest = read_manifest(manifest_path(models_dir, project.model_name, version))
+    if observed is None:
+        observed = drift.read_data(source, manifest)
+    result = drift.report(str(source), manifest, observed)
+    if args.html:
+        assert manifest.profile is not None  # report() refuses a manifest without one
+        args.html.write_text(drift.html_report(result, manifest.profile), encoding="utf-8")
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.table())
+        if args.html:
+            print(f"HTML report: {args.html}")
+    return 0
+
+
 # shared ----------------------------------------------------------------------------------
 
 
@@ -518,6 +557,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     batch_parser.add_argument("--models-dir", type=Path, help=models_dir_help)
     batch_parser.set_defaults(command=_predict_batch)
+
+    drift_parser = commands.add_parser(
+        "drift",
+        help="score drift per feature: a service log or a data file against the training profile",
+        description="Compare the instances in SOURCE (the service's JSON log, whose prediction "
+        "lines carry their inputs, or a CSV/Parquet file with the model's features) with the "
+        "training profile in the model's manifest: PSI per feature (and for the predictions, "
+        "from a log), its threshold, and a status (stable, moderate, drifted).",
+    )
+    drift_parser.add_argument(
+        "source", metavar="LOGS|FILE", type=Path, help="a JSON-lines log, or a .csv/.parquet file"
+    )
+    drift_parser.add_argument(
+        "--model-version",
+        help="the version whose profile to compare with (default: the one most logged, "
+        "or for a data file the one a server would serve)",
+    )
+    drift_parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    drift_parser.add_argument(
+        "--html", type=Path, metavar="PATH", help="also write an HTML report with plots to PATH"
+    )
+    drift_parser.add_argument("--models-dir", type=Path, help=models_dir_help)
+    drift_parser.set_defaults(command=_drift)
     return parser
 
 

@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     ``serve-version``, takes precedence over it (see `selection.choose`).
     The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``,
     ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR``, ``PREDICTION_STORE`` and
-    ``PREDICTION_STORE_TIMEOUT``; the server's: ``RECYCLE_REQUESTS``,
+    ``PREDICTION_STORE_TIMEOUT``, ``FEEDBACK_DB``, ``FEEDBACK_TTL``, ``FEEDBACK_MAX_ROWS``;
+    the server's: ``RECYCLE_REQUESTS``,
     ``RECYCLE_FILE`` and ``VERIFIED_MODELS_DIR`` (see the README).
     """
 
@@ -99,6 +100,15 @@ class Settings(BaseSettings):
     there (by ``predict-batch --to``) and asks the model for the rest. None: the model alone."""
     prediction_store_timeout: float = Field(0.05, alias="PREDICTION_STORE_TIMEOUT")
     """Seconds a store lookup may take (connecting included) before the model answers."""
+
+    feedback_db: Path | None = Field(None, alias="FEEDBACK_DB")
+    """The SQLite file joining ``POST /v1/feedback`` to predictions, shared by the workers;
+    None: ``feedback.sqlite3`` in ``PROMETHEUS_MULTIPROC_DIR``, else in memory."""
+    feedback_ttl: int = Field(7 * 24 * 3600, alias="FEEDBACK_TTL")
+    """Seconds a prediction waits for its ground truth before it is forgotten."""
+    feedback_max_rows: int = Field(500_000, alias="FEEDBACK_MAX_ROWS", ge=0)
+    """Predictions remembered at most (about 100 bytes each); the oldest go first. 0: none
+    (no ground truth expected; predictions then skip the join state's cost)."""
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -178,7 +188,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "max_instances", "max_body_bytes", "body_timeout", "recycle_requests", mode="before"
+        "max_instances",
+        "max_body_bytes",
+        "body_timeout",
+        "recycle_requests",
+        "feedback_ttl",
+        mode="before",
     )
     @classmethod
     def _positive_int(cls, value: Any, info: ValidationInfo) -> Any:
@@ -186,7 +201,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{_variable(info)} must be a positive integer, got {value!r}")
         return value
 
-    @field_validator("verified_dir", "recycle_file", "metrics_dir", mode="before")
+    @field_validator("verified_dir", "recycle_file", "metrics_dir", "feedback_db", mode="before")
     @classmethod
     def _optional_path(cls, value: Any) -> Any:
         return (value.strip() or None) if isinstance(value, str) else value
@@ -204,6 +219,13 @@ class Settings(BaseSettings):
             return check_url(value.strip())
         except StoreError as exc:
             raise ValueError(f"{_variable(info)}: {exc}") from None
+
+    @field_validator("feedback_max_rows", mode="before")
+    @classmethod
+    def _count(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and not value.strip().isdigit():
+            raise ValueError(f"{_variable(info)} must be a whole number, 0 or more, got {value!r}")
+        return value
 
     @field_validator("prediction_store_timeout")
     @classmethod

@@ -22,6 +22,7 @@ from ..model.registry import LoadedModel
 from ..settings import Settings, SettingsError
 from .docs import DocsResource
 from .errors import handle_unexpected, serialize_error
+from .feedback import FILE_NAME, FeedbackResource, FeedbackStore, Monitoring
 from .integrity import ArtifactWatch, VersionWatch
 from .metrics import Metrics
 from .middleware import ApiKeyAuth, Recycler, RequestLog, RequestLogger
@@ -38,7 +39,7 @@ from .store import StoreFirst
 
 logger = logging.getLogger(__name__)
 
-PROTECTED_ROUTES = ("/v1/predict", "/v1/model")
+PROTECTED_ROUTES = ("/v1/predict", "/v1/model", "/v1/feedback")
 """The routes that need an API key when keys are set (``/metrics`` too with METRICS_AUTH)."""
 
 
@@ -90,6 +91,7 @@ def create_app(
 
     classifier = manifest.output.task == "classification"
     request_schema = RequestSchema(manifest.input_schema, settings.max_instances, classifier)
+    feedback = _feedback_store(settings)
     predict = PredictResource(
         served,
         request_schema,
@@ -97,8 +99,20 @@ def create_app(
         settings.max_body_bytes,
         settings.body_timeout,
         _store(settings, manifest, metrics),
+        Monitoring(metrics.monitor, feedback, manifest.version),
     )
     app.add_route("/v1/predict", predict)
+    app.add_route(
+        "/v1/feedback",
+        FeedbackResource(
+            manifest,
+            feedback,
+            metrics.monitor,
+            settings.max_instances,
+            settings.feedback_ttl,
+            settings.max_body_bytes,
+        ),
+    )
     app.add_route("/v1/model", ModelResource(served))
     health = HealthResource(served, watch, metrics)
     app.add_route("/health/live", health, suffix="live")
@@ -162,6 +176,14 @@ def _load_model(settings: Settings) -> tuple[LoadedModel[Model], selection.Choic
         },
     )
     return served, choice
+
+
+def _feedback_store(settings: Settings) -> FeedbackStore:
+    """Where predictions wait for their ground truth: shared by the workers (see `feedback`)."""
+    path = settings.feedback_db
+    if path is None and settings.metrics_dir is not None:
+        path = settings.metrics_dir / FILE_NAME
+    return FeedbackStore(path, settings.feedback_ttl, settings.feedback_max_rows)
 
 
 def _store(settings: Settings, manifest: Manifest, metrics: Metrics) -> StoreFirst | None:

@@ -38,6 +38,8 @@ ERROR_CODES: tuple[str, ...] = (
     *dict.fromkeys(_DEFAULT_CODES.values()),
     "malformed_json",
     "invalid_input",
+    "unknown_prediction",  # POST /v1/feedback for a prediction never made, or forgotten
+    "duplicate_feedback",  # ... for a prediction that has its ground truth already
     "error",
 )
 """Every code an error response can carry (``error`` for statuses no other code covers)."""

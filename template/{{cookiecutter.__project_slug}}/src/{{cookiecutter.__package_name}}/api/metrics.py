@@ -31,6 +31,7 @@ from prometheus_client import (
 )
 
 from ..model.manifest import Manifest
+from .monitor import Monitor
 
 UNMATCHED_ROUTE = "unmatched"
 UNKNOWN_FIELD = "unknown"
@@ -140,6 +141,8 @@ class Metrics:
             registry=registry,
         )
         self._features = frozenset(manifest.input_schema.names)
+        self.monitor = Monitor(manifest, registry)
+        """Drift and feedback counts, and the scores derived from them (`monitor`)."""
         # Label lookups cost more than the increments; each child is looked up once.
         self._request_children: dict[tuple[str, str, int], Any] = {}
         self._latency_children: dict[str, Any] = {}
@@ -202,11 +205,12 @@ class Metrics:
     def exposition(self) -> tuple[bytes, str]:
         """The text a scrape gets, and its content type: every worker's values, added up."""
         if self._metrics_dir is None:
-            return generate_latest(self._registry), CONTENT_TYPE_LATEST
+            scores = self.monitor.scores(self._registry)
+            return generate_latest(scores), CONTENT_TYPE_LATEST
         registry = CollectorRegistry()
         # prometheus-client leaves these two functions unannotated
         multiprocess.MultiProcessCollector(registry, path=str(self._metrics_dir))  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.monitor.scores(registry)), CONTENT_TYPE_LATEST
 
     def _field(self, loc: tuple[int | str, ...]) -> str:
         """``('instances', 3, 'age')`` -> ``age``; a field the schema does not know -> unknown."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from ..model.manifest import Manifest
 from .errors import ERROR_CODES
+from .feedback import feedback_operation
 from .middleware import API_KEY_HEADER, REQUEST_ID_HEADER
 from .schemas import ErrorResponse, Liveness, Readiness, predict_response_model
 
@@ -106,7 +107,8 @@ def build_document(
             )
         },
     }
-    for operation in (predict, model):
+    feedback = feedback_operation(manifest, responses)
+    for operation in (predict, model, feedback):
         _secure(operation, secured, responses)
     metrics = {
         "operationId": "getMetrics",
@@ -139,6 +141,7 @@ def build_document(
         "paths": {
             "/v1/predict": {"post": predict},
             "/v1/model": {"get": model},
+            "/v1/feedback": {"post": feedback},
             "/health/live": {
                 "get": {
                     "operationId": "live",

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from ..model.base import InvalidInputError, Model
 from ..model.registry import LoadedModel
 from .errors import ApiError, from_validation_error
+from .feedback import Monitoring
 from .harakiri import Harakiri
 from .integrity import VersionWatch
 from .metrics import Metrics
@@ -40,7 +41,9 @@ class PredictResource:
         max_body_bytes: int,
         body_timeout: float,
         store: StoreFirst | None = None,
+        monitoring: Monitoring | None = None,
     ) -> None:
+        self._monitoring = monitoring
         self._model = served.model
         self._store = store
         self._body_timeout = body_timeout
@@ -84,6 +87,8 @@ class PredictResource:
             except InvalidInputError as exc:
                 raise ApiError(422, "invalid_input", str(exc)) from None
         self._metrics.predicted(predictions, with_probabilities)
+        if self._monitoring is not None:  # drift, feedback's join state, logged inputs
+            self._monitoring.predicted(req.context.request_id, features, predictions, log_fields)
         answer: dict[str, Any] = {"predictions": predictions, "model": self._identity}
         if from_store is not None:
             answer["from_store"] = from_store

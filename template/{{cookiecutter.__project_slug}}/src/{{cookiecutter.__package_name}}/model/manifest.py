@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ManifestError
+from .profile import Profile
 from .schema import InputSchema
 from .thresholds import Thresholds, ThresholdsError
 
@@ -118,6 +119,9 @@ class Manifest:
     """The compiled model when one passed the gate (see `compiled`); else None and
     `not_compiled` says why."""
     not_compiled: str | None = None
+    profile: Profile | None = None
+    """The training data's and held-out predictions' profile, that drift is measured
+    against (`profile`); None in manifests written before it."""
 
     def to_dict(self) -> dict[str, Any]:
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -129,6 +133,7 @@ class Manifest:
             "output": dataclasses.asdict(self.output),
             "artifact": dataclasses.asdict(self.artifact),
             "compiled": None if self.compiled is None else dataclasses.asdict(self.compiled),
+            "profile": None if self.profile is None else self.profile.to_dict(),
         }
 
     @classmethod
@@ -144,6 +149,9 @@ class Manifest:
                 "compiled": None
                 if data.get("compiled") is None
                 else CompiledArtifact.from_dict(data["compiled"]),
+                "profile": None
+                if data.get("profile") is None
+                else Profile.from_dict(data["profile"]),
             }
         )
 

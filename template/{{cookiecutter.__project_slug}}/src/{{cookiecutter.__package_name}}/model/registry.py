@@ -57,6 +57,7 @@ from .manifest import (
     recorded_thresholds,
     write_manifest,
 )
+from .profile import Profile
 from .schema import InputSchema
 from .thresholds import Thresholds
 
@@ -210,6 +211,7 @@ def save(
     output: Output,
     thresholds: Mapping[str, float] | None = None,
     compilation: Compilation | None = None,
+    profile: Profile | None = None,
 ) -> Manifest:
     """Write a new version's artifact(s) and manifest; refuse an existing version.
 
@@ -265,6 +267,7 @@ def save(
             artifact=Artifact(file=final_artifact.name, sha256=sha256_file(staged_artifact)),
             compiled=compiled,
             not_compiled=None if compilation is None else compilation.reason,
+            profile=profile,
         )
         write_manifest(staged_manifest, manifest)
         staged_artifact.rename(final_artifact)

@@ -22,6 +22,7 @@ from .config import DataConfig, ProjectConfig, ProjectConfigError, find_project_
 from .data import Dataset, DatasetError, read_dataset
 from .evaluation import evaluate as score
 from .predictor import Predictor
+from .profile import build_profile
 
 __all__ = [
     "DEFAULT_SEED",
@@ -181,6 +182,12 @@ def train(
         output=registry.Output(task=project.task, classes=classes),
         thresholds=gate.to_dict(),
         compilation=compilation,
+        profile=build_profile(
+            result.dataset.schema,
+            result.training_rows,
+            result.model.predict(result.held_out_rows),
+            classifier=project.task == "classification",
+        ),
     )
 
 
