@@ -15,8 +15,8 @@ import semver
 
 from .batch import ENGINES
 from .batch.source import BatchError
-from .logging import training_progress
 from .drift import DriftError
+from .logging import training_progress
 from .model import registry, selection
 from .model.errors import RegistryError
 from .model.manifest import Manifest, read_manifest
