@@ -38,6 +38,7 @@ ERROR_CODES: tuple[str, ...] = (
     *dict.fromkeys(_DEFAULT_CODES.values()),
     "malformed_json",
     "invalid_input",
+    "overloaded",
     "error",
 )
 """Every code an error response can carry (``error`` for statuses no other code covers)."""
