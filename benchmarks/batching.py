@@ -1,7 +1,8 @@
 """Micro-batching and the prediction cache on a slow model, against BentoML's batching.
 
     .venv/bin/python benchmarks/batching.py PROJECT [--seconds 5] [--rounds 3]
-        [--connections 1,8,32] [--no-bentoml] [--bentoml-env DIR]
+        [--connections 1,8,32] [--no-bentoml] [--cache-only] [--cache-warm 20]
+        [--bentoml-env DIR]
 
 PROJECT is a generated classification project (the example), installed (`.venv` with
 the api extra) and trained. The script registers a 300-tree random forest as version
@@ -21,7 +22,9 @@ any version is. Then it starts, all at once, servers of two workers each on loop
 wrk (one thread, keep-alive; `apt-get install -y wrk`) drives each in turn: every round
 runs every server at every connection count, the servers' order rotated from round to
 round, so that all see the same machine. The cache workload (90% of requests repeat one
-of 100 instances, 10% are new) runs against `native` and `native+cache` at 8 connections.
+of 100 instances, 10% are new) runs against `native` and `native+cache` at 8 connections,
+after the cache's server has been sent the 100 instances in turn for --cache-warm seconds
+(a cache starts empty in each worker; --cache-only runs this part alone).
 Each run prints req/s, p50, p99 and errors (non-2xx and socket errors); then the medians
 and the ratios. The service logs its JSON line per request, as in production (to a file).
 The load average is printed before and after: on a shared machine, read it with them.
@@ -130,6 +133,15 @@ def main() -> None:
     )
     parser.add_argument("--no-bentoml", action="store_true", help="leave BentoML out")
     parser.add_argument(
+        "--cache-only", action="store_true", help="only the cache workload (and no BentoML)"
+    )
+    parser.add_argument(
+        "--cache-warm",
+        type=int,
+        default=20,
+        help="seconds the cache's server is sent the 100 repeated instances in turn first",
+    )
+    parser.add_argument(
         "--bentoml-env",
         type=Path,
         default=Path(tempfile.gettempdir()) / "mlprod-bench-bentoml",
@@ -151,12 +163,17 @@ def main() -> None:
     with ExitStack() as stack, tempfile.TemporaryDirectory() as tmp:
         scripts = _scripts(Path(tmp), example)
         targets: dict[str, Target] = {}
-        for name, env in {**SERVICES, **CACHE}.items():
+        servers = CACHE | {"native": SERVICES["native"]} if args.cache_only else SERVICES | CACHE
+        for name, env in servers.items():
             port = stack.enter_context(_uwsgi(project.root, project.model_name, env, Path(tmp)))
             url = f"http://{LOOPBACK}:{port}/v1/predict"
             targets[name] = Target(url, scripts["repeats" if name in CACHE else "one"])
         targets[CACHE_BASELINE] = Target(targets["native"].url, scripts["repeats"])
-        if not args.no_bentoml:
+        warm = Target(targets["native+cache"].url, scripts["warm"])
+        print(f"the cache warmed for {args.cache_warm} s: {_show(_wrk(warm, 8, args.cache_warm))}")
+        if args.cache_only:
+            targets = {name: targets[name] for name in (CACHE_BASELINE, *CACHE)}
+        elif not args.no_bentoml:
             artifact = project.root / "models" / manifest["artifact"]["file"]
             bentoml_python = _bentoml_env(args.bentoml_env, python)
             port = stack.enter_context(_bentoml(bentoml_python, artifact, Path(tmp)))
@@ -164,7 +181,7 @@ def main() -> None:
         print(f"servers ready in {time.monotonic() - started:.0f} s", flush=True)
         runs = _measure(targets, connections, args.seconds, args.rounds)
     print(f"load average after: {_load()}")
-    _report(runs, connections)
+    _report(runs, [] if args.cache_only else connections)
 
 
 def _register_forest(root: Path, package: str, python: Path) -> None:
@@ -203,11 +220,22 @@ request = function()
   return wrk.format("POST", nil, headers, string.format(template, value))
 end
 """
+    warm = f"""
+local headers = {{["Content-Type"] = "application/json"}}
+local template = [==[{template}]==]
+local i = 0
+request = function()
+  i = i % 100 + 1
+  local value = string.format("%.2f", 4 + (i - 1) / 100)
+  return wrk.format("POST", nil, headers, string.format(template, value))
+end
+"""
     bentoml = json.dumps({"instances": [list(example.values())]})
     scripts = {}
     for name, text in (
         ("one", _fixed(one)),
         ("repeats", repeats),
+        ("warm", warm),
         ("bentoml", _fixed(bentoml)),
     ):
         path = tmp / f"{name}.lua"
@@ -382,27 +410,34 @@ def _median(runs: list[Run]) -> Run:
 
 def _report(runs: dict[tuple[str, int], list[Run]], connections: list[int]) -> None:
     medians = {key: _median(found) for key, found in runs.items()}
-    print("\nmedians over the rounds (2 workers each; req/s, p50, p99)")
-    print("| server | " + " | ".join(f"{count} conn" for count in connections) + " |")
-    print("|---|" + "---|" * len(connections))
-    names = [name for name in (*SERVICES, BENTOML) if (name, connections[0]) in medians]
-    for name in names:
-        cells = []
-        for count in connections:
-            run = medians.get((name, count))
-            cells.append(
-                "-" if run is None else f"{run.rate:.0f}, {run.p50_ms:.1f} ms, {run.p99_ms:.0f} ms"
-            )
-        print(f"| {name} | " + " | ".join(cells) + " |")
+    if connections:
+        print("\nmedians over the rounds (2 workers each; req/s, p50, p99)")
+        print("| server | " + " | ".join(f"{count} conn" for count in connections) + " |")
+        print("|---|" + "---|" * len(connections))
+        names = [
+            name
+            for name in (*SERVICES, BENTOML)
+            if connections and (name, connections[0]) in medians
+        ]
+        for name in names:
+            cells = []
+            for count in connections:
+                run = medians.get((name, count))
+                cells.append(
+                    "-"
+                    if run is None
+                    else f"{run.rate:.0f}, {run.p50_ms:.1f} ms, {run.p99_ms:.0f} ms"
+                )
+            print(f"| {name} | " + " | ".join(cells) + " |")
     print()
-    for runtime in ("native", "onnx"):
+    for runtime in ("native", "onnx") if connections else ():
         batched = runtime + "+batch"
         ratios = [
             f"{count} conn {medians[batched, count].rate / medians[runtime, count].rate:.2f}x"
             for count in connections
         ]
         print(f"{runtime}: batched / unbatched req/s: " + ", ".join(ratios))
-    if (BENTOML, connections[0]) in medians:
+    if connections and (BENTOML, connections[0]) in medians:
         for runtime in ("native+batch", "onnx+batch"):
             ratios = [
                 f"{count} conn {medians[runtime, count].rate / medians[BENTOML, count].rate:.2f}x"
