@@ -74,6 +74,7 @@ EXPECTED_FILES = sorted(
         "src/PACKAGE/api/cache.py",
         "src/PACKAGE/api/docs.py",
         "src/PACKAGE/api/errors.py",
+        "src/PACKAGE/api/faster.py",
         "src/PACKAGE/api/harakiri.py",
         "src/PACKAGE/api/integrity.py",
         "src/PACKAGE/api/metrics.py",

@@ -24,6 +24,7 @@ from .batching import BatchMetrics, MicroBatcher
 from .cache import CacheMetrics, PredictionCache
 from .docs import DocsResource
 from .errors import handle_unexpected, serialize_error
+from .faster import Faster
 from .integrity import ArtifactWatch, VersionWatch
 from .metrics import Metrics
 from .middleware import ApiKeyAuth, Recycler, RequestLog, RequestLogger
@@ -97,7 +98,7 @@ def create_app(
         settings.max_body_bytes,
         settings.body_timeout,
         _store(settings, manifest, metrics),
-        *_faster(settings, manifest, metrics),
+        _faster(settings, manifest, metrics),
     )
     app.add_route("/v1/predict", predict)
     app.add_route("/v1/model", ModelResource(served))
@@ -182,11 +183,9 @@ def _store(settings: Settings, manifest: Manifest, metrics: Metrics) -> StoreFir
     return StoreFirst(store, manifest, metrics)
 
 
-def _faster(
-    settings: Settings, manifest: Manifest, metrics: Metrics
-) -> tuple[PredictionCache | None, MicroBatcher | None]:
+def _faster(settings: Settings, manifest: Manifest, metrics: Metrics) -> Faster | None:
     """The prediction cache (``PREDICTION_CACHE``) and the micro-batcher
-    (``BATCH_MAX_SIZE``), each None when off, as it is by default."""
+    (``BATCH_MAX_SIZE``); None when both are off, as they are by default."""
     cache = None
     if settings.prediction_cache:
         cache = PredictionCache(settings.prediction_cache, manifest, CacheMetrics(metrics.registry))
@@ -198,17 +197,18 @@ def _faster(
             settings.batch_timeout_ms,
             BatchMetrics(metrics.registry),
         )
-    if cache or batcher:
-        logger.info(
-            "faster answers configured",
-            extra={
-                "prediction_cache": settings.prediction_cache,
-                "batch_max_size": settings.batch_max_size,
-                "batch_max_wait_ms": settings.batch_max_wait_ms,
-                "batch_timeout_ms": settings.batch_timeout_ms,
-            },
-        )
-    return cache, batcher
+    if cache is None and batcher is None:
+        return None
+    logger.info(
+        "faster answers configured",
+        extra={
+            "prediction_cache": settings.prediction_cache,
+            "batch_max_size": settings.batch_max_size,
+            "batch_max_wait_ms": settings.batch_max_wait_ms,
+            "batch_timeout_ms": settings.batch_timeout_ms,
+        },
+    )
+    return Faster(cache, batcher)
 
 
 def _redacted(url: str) -> str:

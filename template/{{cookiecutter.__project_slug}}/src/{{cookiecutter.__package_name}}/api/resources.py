@@ -14,9 +14,8 @@ from pydantic import ValidationError
 
 from ..model.base import InvalidInputError, Model
 from ..model.registry import LoadedModel
-from .batching import Answers, ComputeRows, MicroBatcher
-from .cache import PredictionCache
 from .errors import ApiError, from_validation_error
+from .faster import Faster
 from .harakiri import Harakiri
 from .integrity import VersionWatch
 from .metrics import Metrics
@@ -42,13 +41,11 @@ class PredictResource:
         max_body_bytes: int,
         body_timeout: float,
         store: StoreFirst | None = None,
-        cache: PredictionCache | None = None,
-        batcher: MicroBatcher | None = None,
+        faster: Faster | None = None,
     ) -> None:
         self._model = served.model
         self._store = store
-        self._cache = cache
-        self._batcher = batcher
+        self._faster = faster
         self._body_timeout = body_timeout
         self._harakiri = Harakiri()
         self._request_schema = request_schema
@@ -78,13 +75,18 @@ class PredictResource:
                 raise from_validation_error(exc) from None
             log_fields["instances"] = len(features)
             try:
-                if self._cache is None and self._batcher is None:
-                    predictions, probabilities, from_store = self._answer(
-                        features, with_probabilities, self._predict
+                if self._faster is not None:  # PREDICTION_CACHE, BATCH_MAX_SIZE: faster.py
+                    predictions, probabilities, from_store = self._faster.answer(
+                        features, with_probabilities, self._predict, self._store, log_fields
                     )
+                elif self._store is None:
+                    predictions, probabilities = self._predict(features, with_probabilities)
+                    from_store = None
                 else:
-                    predictions, probabilities, from_store = self._answer_faster(
-                        features, with_probabilities, log_fields
+                    predictions, probabilities, from_store = self._store.predict(
+                        features,
+                        with_probabilities,
+                        lambda rows: self._predict(rows, with_probabilities),
                     )
             except InvalidInputError as exc:
                 raise ApiError(422, "invalid_input", str(exc)) from None
@@ -106,46 +108,6 @@ class PredictResource:
                 log_fields["probabilities"] = probabilities
         resp.content_type = falcon.MEDIA_JSON
         resp.data = orjson.dumps(answer)
-
-    def _answer(
-        self, features: np.ndarray, with_probabilities: bool, predict: ComputeRows
-    ) -> tuple[list[Any], list[dict[str, float]] | None, list[bool] | None]:
-        """The store's answers (``PREDICTION_STORE``) and `predict`'s for the rest."""
-        if self._store is None:
-            predictions, probabilities = predict(features, with_probabilities)
-            return predictions, probabilities, None
-        return self._store.predict(
-            features, with_probabilities, lambda rows: predict(rows, with_probabilities)
-        )
-
-    def _answer_faster(
-        self, features: np.ndarray, with_probabilities: bool, log_fields: dict[str, Any]
-    ) -> tuple[list[Any], list[dict[str, float]] | None, list[bool] | None]:
-        """`_answer` behind the cache (``PREDICTION_CACHE``), the model's calls batched
-        (``BATCH_MAX_SIZE``); see cache.py and batching.py."""
-        predict: ComputeRows = self._predict
-        if (batcher := self._batcher) is not None:
-
-            def predict(rows: np.ndarray, probabilities: bool) -> Answers:
-                return batcher.predict(rows, probabilities, self._predict, log_fields)
-
-        if self._cache is None:
-            return self._answer(features, with_probabilities, predict)
-        below: list[list[bool] | None] = [None]
-
-        def predict_misses(rows: np.ndarray) -> Answers:
-            predictions, probabilities, below[0] = self._answer(rows, with_probabilities, predict)
-            return predictions, probabilities
-
-        predictions, probabilities, cached = self._cache.predict(
-            features, with_probabilities, predict_misses
-        )
-        log_fields["cache_hits"] = sum(cached)
-        from_store = None
-        if (stored := below[0]) is not None or self._store is not None:
-            misses = iter(stored or ())
-            from_store = [False if hit else next(misses, False) for hit in cached]
-        return predictions, probabilities, from_store
 
     def _predict(
         self, features: np.ndarray, with_probabilities: bool
