@@ -16,7 +16,11 @@ from falcon import testing
 from prometheus_client import CollectorRegistry
 
 from {{ cookiecutter.__package_name }}.api.app import create_app
-from {{ cookiecutter.__package_name }}.api.batching import BatchMetrics, MicroBatcher, Overloaded
+from {{ cookiecutter.__package_name }}.api.batching import (
+    BatchMetrics,
+    MicroBatcher,
+    Overloaded,
+)
 from {{ cookiecutter.__package_name }}.model.base import InvalidInputError
 from {{ cookiecutter.__package_name }}.settings import Settings, SettingsError
 
