@@ -172,6 +172,28 @@ def test_the_api_answers_stored_rows_from_the_store_and_new_rows_from_the_model(
     assert 'prediction_store_lookups_total{result="miss"} 1.0' in metrics
 
 
+def test_the_cache_keeps_what_the_store_answered_and_asks_it_only_for_its_misses(
+    tmp_path: Path, models_dir: Path, settings: Settings, store: Any, store_url: str
+) -> None:
+    """PREDICTION_CACHE in front of PREDICTION_STORE: the shared store is the second level."""
+    batch_into_store(tmp_path, models_dir, store_url)
+    first, second = instances(2)
+    new = {**first, NUMBER.name: (first[NUMBER.name] or 0) + 0.123456789}
+    both = settings.replace(prediction_store=store_url, prediction_cache=10)
+    client = testing.TestClient(create_app(both))
+    answers = [
+        client.simulate_post("/v1/predict", json={"instances": [first, second, new]}).json
+        for _ in range(2)
+    ]
+    assert answers[0]["from_store"] == [True, True, False]
+    assert answers[1]["from_store"] == [False, False, False]  # all three from the cache
+    assert answers[1]["predictions"] == answers[0]["predictions"]
+    metrics = client.simulate_get("/metrics").text
+    assert 'prediction_store_lookups_total{result="hit"} 2.0' in metrics
+    assert 'prediction_store_lookups_total{result="miss"} 1.0' in metrics
+    assert 'prediction_cache_lookups_total{result="hit"} 3.0' in metrics
+
+
 def call(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     import urllib.error
     import urllib.request

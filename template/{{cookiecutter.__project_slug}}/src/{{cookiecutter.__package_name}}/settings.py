@@ -50,8 +50,9 @@ class Settings(BaseSettings):
     ``serve-version``, takes precedence over it (see `selection.choose`).
     The API's own: ``MAX_BODY_BYTES``, ``BODY_TIMEOUT``, ``API_KEYS`` and ``API_KEYS_FILE``,
     ``METRICS_AUTH``, ``PROMETHEUS_MULTIPROC_DIR``, ``PREDICTION_STORE`` and
-    ``PREDICTION_STORE_TIMEOUT``, ``FEEDBACK_DB``, ``FEEDBACK_TTL``, ``FEEDBACK_MAX_ROWS``;
-    the server's: ``RECYCLE_REQUESTS``,
+    ``PREDICTION_STORE_TIMEOUT``, ``PREDICTION_CACHE``, ``BATCH_MAX_SIZE``,
+    ``BATCH_MAX_WAIT_MS``, ``BATCH_TIMEOUT_MS``, ``FEEDBACK_DB``, ``FEEDBACK_TTL``,
+    ``FEEDBACK_MAX_ROWS``; the server's: ``RECYCLE_REQUESTS``,
     ``RECYCLE_FILE`` and ``VERIFIED_MODELS_DIR`` (see the README).
     """
 
@@ -100,6 +101,15 @@ class Settings(BaseSettings):
     there (by ``predict-batch --to``) and asks the model for the rest. None: the model alone."""
     prediction_store_timeout: float = Field(0.05, alias="PREDICTION_STORE_TIMEOUT")
     """Seconds a store lookup may take (connecting included) before the model answers."""
+    prediction_cache: int = Field(0, alias="PREDICTION_CACHE")
+    """Entries of each worker's prediction cache (least recently used out); 0: no cache."""
+    batch_max_size: int = Field(0, alias="BATCH_MAX_SIZE")
+    """Rows one shared model call may take (micro-batching, see ``api/batching.py``);
+    0: every request calls the model alone."""
+    batch_max_wait_ms: float = Field(5.0, alias="BATCH_MAX_WAIT_MS")
+    """At most this long a batch gathers the requests already waiting."""
+    batch_timeout_ms: int = Field(1000, alias="BATCH_TIMEOUT_MS")
+    """A request still waiting for the model this long after it joined is answered 503."""
 
     feedback_db: Path | None = Field(None, alias="FEEDBACK_DB")
     """The SQLite file joining ``POST /v1/feedback`` to predictions, shared by the workers;
@@ -199,6 +209,42 @@ class Settings(BaseSettings):
     def _positive_int(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str) and (not value.strip().isdigit() or int(value) < 1):
             raise ValueError(f"{_variable(info)} must be a positive integer, got {value!r}")
+        return value
+
+    @field_validator("prediction_cache", "batch_max_size", mode="before")
+    @classmethod
+    def _count(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and not value.strip().isdigit():
+            raise ValueError(
+                f"{_variable(info)} must be 0 (off) or a positive integer, got {value!r}"
+            )
+        if isinstance(value, int) and value < 0:
+            raise ValueError(
+                f"{_variable(info)} must be 0 (off) or a positive integer, got {value}"
+            )
+        return value
+
+    @field_validator("batch_max_wait_ms")
+    @classmethod
+    def _batch_wait(cls, value: float, info: ValidationInfo) -> float:
+        if not 0 <= value <= 1000:
+            raise ValueError(
+                f"{_variable(info)} must be milliseconds from 0 to 1000, got {value:g}"
+            )
+        return value
+
+    @field_validator("batch_timeout_ms", mode="before")
+    @classmethod
+    def _batch_timeout(cls, value: Any, info: ValidationInfo) -> Any:
+        number = value.strip() if isinstance(value, str) else value
+        if isinstance(number, str) and not number.isdigit():
+            raise ValueError(
+                f"{_variable(info)} must be a positive number of milliseconds, got {value!r}"
+            )
+        if int(number) < 1:
+            raise ValueError(
+                f"{_variable(info)} must be a positive number of milliseconds, got {value!r}"
+            )
         return value
 
     @field_validator("verified_dir", "recycle_file", "metrics_dir", "feedback_db", mode="before")

@@ -20,9 +20,12 @@ from ..model.manifest import Manifest
 from ..model.predictor import Predictor
 from ..model.registry import LoadedModel
 from ..settings import Settings, SettingsError
+from .batching import BatchMetrics, MicroBatcher
+from .cache import CacheMetrics, PredictionCache
 from .docs import DocsResource
 from .errors import handle_unexpected, serialize_error
 from .feedback import FILE_NAME, FeedbackResource, FeedbackStore, Monitoring
+from .faster import Faster
 from .integrity import ArtifactWatch, VersionWatch
 from .metrics import Metrics
 from .middleware import ApiKeyAuth, Recycler, RequestLog, RequestLogger
@@ -100,6 +103,7 @@ def create_app(
         settings.body_timeout,
         _store(settings, manifest, metrics),
         Monitoring(metrics.monitor, feedback, manifest.version),
+        _faster(settings, manifest, metrics),
     )
     app.add_route("/v1/predict", predict)
     app.add_route(
@@ -201,6 +205,34 @@ def _store(settings: Settings, manifest: Manifest, metrics: Metrics) -> StoreFir
         extra={"store": _redacted(settings.prediction_store)},
     )
     return StoreFirst(store, manifest, metrics)
+
+
+def _faster(settings: Settings, manifest: Manifest, metrics: Metrics) -> Faster | None:
+    """The prediction cache (``PREDICTION_CACHE``) and the micro-batcher
+    (``BATCH_MAX_SIZE``); None when both are off, as they are by default."""
+    cache = None
+    if settings.prediction_cache:
+        cache = PredictionCache(settings.prediction_cache, manifest, CacheMetrics(metrics.registry))
+    batcher = None
+    if settings.batch_max_size:
+        batcher = MicroBatcher(
+            settings.batch_max_size,
+            settings.batch_max_wait_ms,
+            settings.batch_timeout_ms,
+            BatchMetrics(metrics.registry),
+        )
+    if cache is None and batcher is None:
+        return None
+    logger.info(
+        "faster answers configured",
+        extra={
+            "prediction_cache": settings.prediction_cache,
+            "batch_max_size": settings.batch_max_size,
+            "batch_max_wait_ms": settings.batch_max_wait_ms,
+            "batch_timeout_ms": settings.batch_timeout_ms,
+        },
+    )
+    return Faster(cache, batcher)
 
 
 def _redacted(url: str) -> str:

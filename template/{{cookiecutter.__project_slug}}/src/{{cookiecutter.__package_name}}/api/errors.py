@@ -40,6 +40,7 @@ ERROR_CODES: tuple[str, ...] = (
     "invalid_input",
     "unknown_prediction",  # POST /v1/feedback for a prediction never made, or forgotten
     "duplicate_feedback",  # ... for a prediction that has its ground truth already
+    "overloaded",
     "error",
 )
 """Every code an error response can carry (``error`` for statuses no other code covers)."""

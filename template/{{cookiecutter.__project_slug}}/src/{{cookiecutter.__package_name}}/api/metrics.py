@@ -151,6 +151,11 @@ class Metrics:
             _forget_dead_workers(metrics_dir)
             atexit.register(multiprocess.mark_process_dead, os.getpid(), str(metrics_dir))
 
+    @property
+    def registry(self) -> CollectorRegistry:
+        """Where other modules' metrics register (cache.py, batching.py)."""
+        return self._registry
+
     def model_loaded(self, seconds: float) -> None:
         self._load_seconds.set(seconds)
 

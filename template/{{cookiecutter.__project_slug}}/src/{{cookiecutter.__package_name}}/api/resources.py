@@ -16,6 +16,7 @@ from ..model.base import InvalidInputError, Model
 from ..model.registry import LoadedModel
 from .errors import ApiError, from_validation_error
 from .feedback import Monitoring
+from .faster import Faster
 from .harakiri import Harakiri
 from .integrity import VersionWatch
 from .metrics import Metrics
@@ -42,10 +43,12 @@ class PredictResource:
         body_timeout: float,
         store: StoreFirst | None = None,
         monitoring: Monitoring | None = None,
+        faster: Faster | None = None,
     ) -> None:
         self._monitoring = monitoring
         self._model = served.model
         self._store = store
+        self._faster = faster
         self._body_timeout = body_timeout
         self._harakiri = Harakiri()
         self._request_schema = request_schema
@@ -75,7 +78,11 @@ class PredictResource:
                 raise from_validation_error(exc) from None
             log_fields["instances"] = len(features)
             try:
-                if self._store is None:
+                if self._faster is not None:  # PREDICTION_CACHE, BATCH_MAX_SIZE: faster.py
+                    predictions, probabilities, from_store = self._faster.answer(
+                        features, with_probabilities, self._predict, self._store, log_fields
+                    )
+                elif self._store is None:
                     predictions, probabilities = self._predict(features, with_probabilities)
                     from_store = None
                 else:
