@@ -211,7 +211,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{_variable(info)} must be a positive integer, got {value!r}")
         return value
 
-    @field_validator("prediction_cache", "batch_max_size", mode="before")
+    @field_validator("prediction_cache", "batch_max_size", "feedback_max_rows", mode="before")
     @classmethod
     def _count(cls, value: Any, info: ValidationInfo) -> Any:
         if isinstance(value, str) and not value.strip().isdigit():
@@ -265,13 +265,6 @@ class Settings(BaseSettings):
             return check_url(value.strip())
         except StoreError as exc:
             raise ValueError(f"{_variable(info)}: {exc}") from None
-
-    @field_validator("feedback_max_rows", mode="before")
-    @classmethod
-    def _count(cls, value: Any, info: ValidationInfo) -> Any:
-        if isinstance(value, str) and not value.strip().isdigit():
-            raise ValueError(f"{_variable(info)} must be a whole number, 0 or more, got {value!r}")
-        return value
 
     @field_validator("prediction_store_timeout")
     @classmethod

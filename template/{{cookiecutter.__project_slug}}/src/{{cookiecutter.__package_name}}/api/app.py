@@ -24,8 +24,8 @@ from .batching import BatchMetrics, MicroBatcher
 from .cache import CacheMetrics, PredictionCache
 from .docs import DocsResource
 from .errors import handle_unexpected, serialize_error
-from .feedback import FILE_NAME, FeedbackResource, FeedbackStore, Monitoring
 from .faster import Faster
+from .feedback import FILE_NAME, FeedbackResource, FeedbackStore, Monitoring
 from .integrity import ArtifactWatch, VersionWatch
 from .metrics import Metrics
 from .middleware import ApiKeyAuth, Recycler, RequestLog, RequestLogger

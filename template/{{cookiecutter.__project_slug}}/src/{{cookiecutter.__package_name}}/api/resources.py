@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from ..model.base import InvalidInputError, Model
 from ..model.registry import LoadedModel
 from .errors import ApiError, from_validation_error
-from .feedback import Monitoring
 from .faster import Faster
+from .feedback import Monitoring
 from .harakiri import Harakiri
 from .integrity import VersionWatch
 from .metrics import Metrics
