@@ -388,7 +388,9 @@ def _rule_exprs(text: str) -> list[str]:
 
 
 def test_feedback_settings_are_checked_and_named() -> None:
-    with pytest.raises(SettingsError, match=r"^FEEDBACK_MAX_ROWS must be a whole number"):
+    with pytest.raises(
+        SettingsError, match=r"^FEEDBACK_MAX_ROWS must be 0 \(off\) or a positive integer"
+    ):
         Settings.from_env({"FEEDBACK_MAX_ROWS": "-1"})
     with pytest.raises(SettingsError, match=r"^FEEDBACK_TTL must be a positive integer"):
         Settings.from_env({"FEEDBACK_TTL": "0"})
