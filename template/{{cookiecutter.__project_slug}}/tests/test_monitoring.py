@@ -263,6 +263,12 @@ def test_feedback_of_the_wrong_type_is_a_422_naming_the_field(
     result = client.simulate_post("/v1/feedback", json={"feedback": [{field: predicted[0]}]})
     assert result.status_code == 422
     assert result.json["error"]["message"].startswith("feedback[0].request_id: required")
+    # an index no request can have (schemathesis once found 2**112 overflowing SQLite: a 500)
+    for index in (-1, 2**112):
+        body = {"request_id": "fb-0", "index": index, field: predicted[0]}
+        result = client.simulate_post("/v1/feedback", json=body)
+        assert result.status_code == 422, result.json
+        assert result.json["error"]["message"].startswith("index: must be the instance's position")
 
 
 def test_the_join_state_forgets_past_its_ttl_and_its_row_limit(tmp_path: Path) -> None:

@@ -128,6 +128,7 @@ def create_app(
         api_keys=bool(settings.api_keys),
         metrics_auth=settings.metrics_auth,
         max_body_bytes=settings.max_body_bytes,
+        max_instances=settings.max_instances,
     )
     app.add_route("/openapi.json", OpenApiResource(document))
     docs = DocsResource(manifest.name)

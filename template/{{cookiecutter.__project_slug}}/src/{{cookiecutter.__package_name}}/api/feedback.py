@@ -303,8 +303,16 @@ class FeedbackResource:
         index = item.get("index", 0)
         if isinstance(index, float) and index.is_integer():  # 3.0, as pandas writes integers
             index = int(index)
-        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-            raise _invalid(at("index"), "must be the instance's position in its request, from 0")
+        if (
+            not isinstance(index, int)
+            or isinstance(index, bool)
+            or not 0 <= index < self._max_items
+        ):
+            raise _invalid(
+                at("index"),
+                "must be the instance's position in its request, "
+                f"from 0 to {self._max_items - 1} (MAX_INSTANCES)",
+            )
         if self._field not in item:
             raise _invalid(at(self._field), "required: the ground truth")
         truth = item[self._field]
@@ -322,8 +330,9 @@ class FeedbackResource:
         return Feedback(request_id, index, truth)
 
 
-def feedback_operation(manifest: Manifest, responses: Any) -> dict[str, Any]:
-    """``POST /v1/feedback`` in the OpenAPI document (``responses``: its response builder)."""
+def feedback_operation(manifest: Manifest, responses: Any, max_instances: int) -> dict[str, Any]:
+    """``POST /v1/feedback`` in the OpenAPI document (``responses``: its response builder;
+    ``max_instances``: MAX_INSTANCES, one more than the largest index a prediction has)."""
     classifier = manifest.output.task == "classification"
     field = "label" if classifier else "value"
     truth: dict[str, Any] = (
@@ -347,6 +356,7 @@ def feedback_operation(manifest: Manifest, responses: Any) -> dict[str, Any]:
             "index": {
                 "type": "integer",
                 "minimum": 0,
+                "maximum": max_instances - 1,
                 "default": 0,
                 "description": "The instance's position in that request",
             },

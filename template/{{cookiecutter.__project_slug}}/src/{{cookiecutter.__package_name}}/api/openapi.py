@@ -48,6 +48,7 @@ def build_document(
     api_keys: bool,
     metrics_auth: bool,
     max_body_bytes: int,
+    max_instances: int,
 ) -> dict[str, Any]:
     """The OpenAPI document for the model in ``manifest``, as served at ``/openapi.json``."""
     components = _Components()
@@ -107,7 +108,7 @@ def build_document(
             )
         },
     }
-    feedback = feedback_operation(manifest, responses)
+    feedback = feedback_operation(manifest, responses, max_instances)
     for operation in (predict, model, feedback):
         _secure(operation, secured, responses)
     metrics = {
