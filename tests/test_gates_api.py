@@ -371,7 +371,12 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(
         check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:]
-    assert "No issues found" in result.stdout
+    if "No issues found" not in result.stdout:
+        # The one warning allowed: POST /v1/feedback answers 404 for a request id that no
+        # prediction had, and schemathesis cannot make a prediction's id to send it.
+        warnings = result.stdout.partition(" WARNINGS ")[2].partition(" SUMMARY ")[0]
+        assert "Missing test data: 1 operation repeatedly returned 404" in warnings, warnings
+        assert "- POST /v1/feedback" in warnings, warnings
     log = served.log.read_text()
     assert '"status":500' not in log
     assert "Traceback" not in log
